@@ -1,0 +1,1 @@
+"""keras-textlab application: CLI and Gradio UI over the engine."""

@@ -1,0 +1,1 @@
+"""Data: loading, validation, stats, splits, tokenizers and tf.data pipelines."""

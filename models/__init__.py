@@ -1,0 +1,1 @@
+"""Models: config, builders, training engine, inference and export."""

@@ -1,0 +1,150 @@
+"""Typed run configuration: dataclasses that round-trip through config.json."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Task = Literal["causal_lm", "masked_lm", "classifier", "token_classifier"]
+ModelKind = Literal["transformer", "lstm"]
+TokenizerKind = Literal["char", "wordpiece"]
+Backend = Literal["tensorflow", "jax", "torch"]
+Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
+Distribution = Literal["none", "data_parallel"]
+
+TASKS: tuple[str, ...] = ("causal_lm", "masked_lm", "classifier", "token_classifier")
+LM_TASKS: tuple[str, ...] = ("causal_lm", "masked_lm")
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how to split them."""
+
+    path: str = ""
+    text_column: str | None = None  # None: detect
+    label_column: str | None = None  # None: detect (classification only)
+    text_mode: Literal["lines", "corpus"] = "corpus"  # plain-text files: one doc per line, or one corpus
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 1337
+    max_rows: int | None = None
+
+
+@dataclass
+class TokenizerConfig:
+    """Which tokenizer to train on the run's training split."""
+
+    kind: TokenizerKind = "char"
+    vocab_size: int = 4000  # WordPiece target size; char vocab is what the data holds
+    lowercase: bool = True  # WordPiece only
+    min_frequency: int = 1  # characters rarer than this map to [UNK]
+
+
+@dataclass
+class ModelConfig:
+    """Architecture. vocab_size/num_classes are filled in by the engine from the data."""
+
+    kind: ModelKind = "transformer"
+    preset: str | None = "tiny"  # tiny / small / base; explicit fields below override when preset is None
+    seq_len: int = 128
+    hidden_dim: int = 64
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_dim: int = 256
+    dropout: float = 0.1
+    tie_embeddings: bool = True  # transformer LM: output projection shares the token embedding
+    bidirectional: bool = False  # LSTM classifier only
+    causal: bool | None = None  # backbone attention; None: causal for causal_lm, bidirectional otherwise
+    vocab_size: int = 0
+    num_classes: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and bookkeeping."""
+
+    epochs: int = 3
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.05
+    min_lr_ratio: float = 0.1  # cosine decays to learning_rate * min_lr_ratio
+    clip_norm: float = 1.0
+    max_steps: int | None = None  # stop after this many optimizer steps in total
+    steps_per_epoch: int | None = None  # None: one pass over the training split
+    early_stopping_patience: int | None = 3  # epochs without val improvement; None: off
+    log_every: int = 10
+    checkpoint_every: int = 200  # steps; a checkpoint is also written at each epoch end and on stop
+    steps_per_execution: int = 1
+    jit_compile: bool | Literal["auto"] = "auto"
+    seed: int = 1337
+
+
+@dataclass
+class FinetuneConfig:
+    """Fine-tuning a classifier from a pretrained run's backbone."""
+
+    from_run: str | None = None  # run id or path of the pretrained run
+    freeze_backbone_epochs: int = 0
+    backbone_lr_multiplier: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    """Everything a run needs; saved as <run>/config.json so the run can be repeated."""
+
+    task: Task = "classifier"
+    name: str = ""
+    backend: Backend = "tensorflow"
+    precision: Precision = "auto"
+    distribution: Distribution = "none"
+    workspace: str = "workspace"
+    data: DataConfig = field(default_factory=DataConfig)
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
+        return _from_dict(cls, raw, "config")
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | Path) -> None:
+        from data.fileio import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_json() + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def _from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:
+    """Build a dataclass from a dict, rejecting unknown keys with the field path named."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected an object, got {type(raw).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+    kwargs = {}
+    for name, value in raw.items():
+        default = fields[name].default_factory  # type: ignore[misc]
+        if default is not dataclasses.MISSING and dataclasses.is_dataclass(default):
+            kwargs[name] = _from_dict(default, value, f"{where}.{name}")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
