@@ -1,0 +1,330 @@
+"""Command line: the same engine functions the UI calls, for headless use (`python -m app --help`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from data.errors import DataError
+from models.config import RunConfig
+
+DEFAULT_WORKSPACE = os.environ.get("TEXTLAB_WORKSPACE", "workspace")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="textlab", description="Build small language models with Keras 3, fine-tune them, ship TFLite."
+    )
+    parser.add_argument("--workspace", default=DEFAULT_WORKSPACE, help="where runs and exports go")
+    sub = parser.add_subparsers(dest="command")
+
+    ui = sub.add_parser("ui", help="launch the local web app (the default command)")
+    ui.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)")
+    ui.add_argument("--port", type=int, default=7860)
+    ui.add_argument("--share", action="store_true", help="open a public share link (off unless asked)")
+
+    for name, helptext in (
+        ("train", "train a model from a dataset"),
+        ("pretrain", "pretrain a language model on raw text (causal or masked LM)"),
+        ("finetune", "fine-tune a classifier from a pretrained run's backbone"),
+    ):
+        _add_train_options(sub.add_parser(name, help=helptext), name)
+
+    resume = sub.add_parser("resume", help="continue a stopped or interrupted run from its last checkpoint")
+    resume.add_argument("run")
+    resume.add_argument("--quiet", action="store_true")
+
+    stop = sub.add_parser("stop", help="ask a running run to stop at its next step (it saves a checkpoint)")
+    stop.add_argument("run")
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a run on its held-out split")
+    evaluate.add_argument("run")
+
+    generate = sub.add_parser("generate", help="generate text from a language-model run")
+    generate.add_argument("run")
+    generate.add_argument("--prompt", default="")
+    generate.add_argument("--max-tokens", type=int, default=200)
+    generate.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
+    generate.add_argument("--top-k", type=int, default=0)
+    generate.add_argument("--top-p", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=None)
+
+    classify = sub.add_parser("classify", help="label probabilities for one or more texts")
+    classify.add_argument("run")
+    classify.add_argument("texts", nargs="+")
+
+    sub.add_parser("runs", help="list runs in the workspace")
+
+    check = sub.add_parser("data", help="load and validate a dataset and print its stats")
+    check.add_argument("path")
+    check.add_argument("--text-column")
+    check.add_argument("--label-column")
+    check.add_argument("--text-mode", choices=["lines", "corpus"], default="corpus")
+    return parser
+
+
+def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
+    p.add_argument("--config", help="start from this config.json (flags below override it)")
+    p.add_argument("--data", help="dataset file (CSV, TSV, JSONL, Parquet, TXT)")
+    if command == "train":
+        p.add_argument("--task", choices=["causal_lm", "masked_lm", "classifier", "token_classifier"])
+    if command == "pretrain":
+        p.add_argument("--objective", choices=["causal_lm", "masked_lm"], default="causal_lm")
+    if command == "finetune":
+        p.add_argument("--from", dest="from_run", required=True, help="pretrained run id or path")
+        p.add_argument("--task", choices=["classifier", "token_classifier"], default="classifier")
+        p.add_argument("--freeze-backbone-epochs", type=int)
+        p.add_argument("--backbone-lr-multiplier", type=float)
+    p.add_argument("--name")
+    p.add_argument("--text-column")
+    p.add_argument("--label-column")
+    p.add_argument("--text-mode", choices=["lines", "corpus"])
+    p.add_argument("--model", dest="kind", choices=["transformer", "lstm"])
+    p.add_argument("--size", dest="preset", choices=["tiny", "small", "base"])
+    p.add_argument("--seq-len", type=int)
+    p.add_argument("--tokenizer", choices=["char", "wordpiece"])
+    p.add_argument("--vocab-size", type=int)
+    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
+    p.add_argument("--distribution", choices=["none", "data_parallel"])
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", "--lr", type=float)
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--dry-run", action="store_true", help="print the config and model size, do not train")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    """Merge a base config (file or defaults) with the flags given: the same RunConfig the UI builds."""
+    config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
+    config.workspace = args.workspace
+    if args.command == "pretrain":
+        config.task = args.objective
+    elif getattr(args, "task", None):
+        config.task = args.task
+    if args.command == "finetune":
+        config.finetune.from_run = args.from_run
+    overrides: dict[str, tuple[Any, str]] = {
+        "data": (config.data, "path"),
+        "name": (config, "name"),
+        "text_column": (config.data, "text_column"),
+        "label_column": (config.data, "label_column"),
+        "text_mode": (config.data, "text_mode"),
+        "kind": (config.model, "kind"),
+        "preset": (config.model, "preset"),
+        "seq_len": (config.model, "seq_len"),
+        "tokenizer": (config.tokenizer, "kind"),
+        "vocab_size": (config.tokenizer, "vocab_size"),
+        "backend": (config, "backend"),
+        "precision": (config, "precision"),
+        "distribution": (config, "distribution"),
+        "epochs": (config.train, "epochs"),
+        "batch_size": (config.train, "batch_size"),
+        "learning_rate": (config.train, "learning_rate"),
+        "max_steps": (config.train, "max_steps"),
+        "steps_per_epoch": (config.train, "steps_per_epoch"),
+        "seed": (config.train, "seed"),
+        "freeze_backbone_epochs": (config.finetune, "freeze_backbone_epochs"),
+        "backbone_lr_multiplier": (config.finetune, "backbone_lr_multiplier"),
+    }
+    for arg, (target, field) in overrides.items():
+        value = getattr(args, arg, None)
+        if value is not None:
+            setattr(target, field, value)
+    if not config.data.path:
+        raise DataError("no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet or TXT).")
+    return config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.runtime import select_backend
+
+    config = config_from_args(args)
+    select_backend(config.backend)
+    if args.dry_run:
+        return _print_plan(config)
+    from models.run_dir import RunDir
+    from models.train import run_training
+
+    run = RunDir.create(config)
+    print(f"run: {run.path}")
+    run_training(run, verbose=not args.quiet)
+    return _report_end(run)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    run = _resolve(args)
+    from models.runtime import select_backend
+
+    select_backend(run.config().backend)
+    from models.train import run_training
+
+    run_training(run, resume=True, verbose=not args.quiet)
+    return _report_end(run)
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    run = _resolve(args)
+    run.request_stop()
+    print(f"stop requested for {run.id}; it saves a checkpoint and stops at its next step")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    run = _resolve(args)
+    _backend_of(run)
+    from models.evaluation import evaluate_saved_run
+
+    report = evaluate_saved_run(run)
+    print(json.dumps({k: v for k, v in report.items() if k not in ("confusion_matrix", "per_class")}, indent=2))
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    run = _resolve(args)
+    _backend_of(run)
+    from models.inference import generate_stream, load_run
+
+    loaded = load_run(run)
+    sys.stdout.write(args.prompt)
+    for piece in generate_stream(
+        loaded,
+        args.prompt,
+        max_new_tokens=args.max_tokens,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+    ):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    run = _resolve(args)
+    _backend_of(run)
+    from models.inference import classify, load_run
+
+    for text, probs in zip(args.texts, classify(load_run(run), args.texts), strict=True):
+        top = ", ".join(f"{label}={p:.3f}" for label, p in list(probs.items())[:5])
+        print(f"{text!r}: {top}")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from models.run_dir import list_runs
+
+    rows = list_runs(args.workspace)
+    if not rows:
+        print(f"no runs in {Path(args.workspace) / 'runs'}")
+        return 0
+    print(f"{'id':40} {'task':16} {'model':12} {'state':12} {'step':>7}  best")
+    for r in rows:
+        best = f"{r.best_metric}={r.best_value:.4f}" if r.best_value is not None else ""
+        print(f"{r.id:40} {r.task:16} {r.kind:12} {r.state:12} {r.step:>7}  {best}")
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from data.loaders import load_dataset
+    from data.stats import describe
+
+    loaded = load_dataset(
+        args.path, text_column=args.text_column, label_column=args.label_column, text_mode=args.text_mode
+    )
+    for warning in loaded.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(json.dumps(describe(loaded), indent=2))
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from app.ui.server import launch
+
+    launch(workspace=args.workspace, host=args.host, port=args.port, share=args.share)
+    return 0
+
+
+def _print_plan(config: RunConfig) -> int:
+    from models.presets import count_params, estimate_memory, resolve_model_config
+
+    model_cfg = resolve_model_config(config.model, config.task)
+    if not model_cfg.vocab_size:
+        model_cfg.vocab_size = config.tokenizer.vocab_size if config.tokenizer.kind == "wordpiece" else 128
+    if config.task in ("classifier", "token_classifier") and not model_cfg.num_classes:
+        model_cfg.num_classes = 2
+    print(config.to_json())
+    print(f"parameters: {count_params(model_cfg, config.task):,} (vocabulary estimated before training)")
+    memory = estimate_memory(model_cfg, config.task, config.train.batch_size, config.precision)
+    print(f"memory estimate: {memory.get('human', memory)}")
+    return 0
+
+
+def _report_end(run: Any) -> int:
+    status = run.status()
+    print(f"{run.id}: {status.get('state')} - {status.get('message', '')}")
+    if status.get("headline"):
+        print(json.dumps(status["headline"]))
+    return 0 if status.get("state") in ("completed", "stopped") else 1
+
+
+def _resolve(args: argparse.Namespace) -> Any:
+    from models.run_dir import RunDir
+
+    return RunDir.resolve(args.workspace, args.run)
+
+
+def _backend_of(run: Any) -> None:
+    """Inference runs on the backend the run trained on, unless KERAS_BACKEND says otherwise."""
+    from models.runtime import select_backend
+
+    if "KERAS_BACKEND" not in os.environ:
+        select_backend(run.config().backend)
+
+
+COMMANDS = {
+    "ui": cmd_ui,
+    "train": cmd_train,
+    "pretrain": cmd_train,
+    "finetune": cmd_train,
+    "resume": cmd_resume,
+    "stop": cmd_stop,
+    "evaluate": cmd_evaluate,
+    "generate": cmd_generate,
+    "classify": cmd_classify,
+    "runs": cmd_runs,
+    "data": cmd_data,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["--workspace", args.workspace, "ui"])
+    try:
+        return COMMANDS[args.command](args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, RuntimeError) as err:
+        if os.environ.get("TEXTLAB_DEBUG"):
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; resume with 'python -m app resume RUN'", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Keras callbacks of the engine: live metrics, stop on request, NaN guard, periodic checkpoints, progress bar."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import keras
+
+from models.run_dir import RunDir
+
+
+class EngineMonitor(keras.callbacks.Callback):
+    """Counts global steps across fit calls and, after each step, logs, checks for NaN and for a stop request.
+
+    One callback rather than several because all of them need the same global step and timing.
+    """
+
+    def __init__(
+        self,
+        run: RunDir,
+        *,
+        start_step: int,
+        total_steps: int,
+        tokens_per_batch: int,
+        log_every: int,
+        checkpoint_every: int,
+        save_checkpoint: Callable[[int], None],
+        started_at: float,
+        elapsed_before: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.run = run
+        self.step = start_step
+        self.total_steps = total_steps
+        self.tokens_per_batch = tokens_per_batch
+        self.log_every = max(1, log_every)
+        self.checkpoint_every = max(1, checkpoint_every)
+        self.save_checkpoint = save_checkpoint
+        self.started_at = started_at
+        self.elapsed_before = elapsed_before
+        self.epoch = 0
+        self.stop_reason: str | None = None  # "stopped" or "nan"
+        self.failure: str | None = None
+        self._fit_start_step = start_step
+        self._window_start = (time.perf_counter(), start_step)
+        self._last_checkpoint_step = start_step
+
+    def begin_fit(self, epoch: int) -> None:
+        self.epoch = epoch
+        self._fit_start_step = self.step
+        self._window_start = (time.perf_counter(), self.step)
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + (time.time() - self.started_at)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = logs or {}
+        self.step = self._fit_start_step + batch + 1
+        loss = float(logs.get("loss", float("nan")))
+        if not math.isfinite(loss):
+            self.stop_reason = "nan"
+            self.failure = (
+                f"the training loss became {loss} at step {self.step}; the run was stopped and the last good "
+                f"checkpoint (step {self._last_checkpoint_step}) was kept. What to do: lower the learning rate "
+                f"(now {self.model_learning_rate():.3g}), keep gradient clipping on, or use float32 precision."
+            )
+            self.model.stop_training = True
+            return
+        if self.step % self.log_every == 0 or self.step >= self.total_steps:
+            self._log_step(loss, logs)
+        if self.run.stop_requested():
+            self.stop_reason = "stopped"
+            self.model.stop_training = True
+            return
+        if self.step - self._last_checkpoint_step >= self.checkpoint_every:
+            self.save_checkpoint(self.step)
+            self._last_checkpoint_step = self.step
+
+    def mark_checkpoint(self, step: int) -> None:
+        self._last_checkpoint_step = step
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.stop_reason == "nan":
+            return
+        record = {"kind": "epoch", "step": self.step, "epoch": epoch + 1, "elapsed_s": round(self.elapsed(), 3)}
+        record.update({k: _num(v) for k, v in (logs or {}).items()})
+        self.run.log_metrics(record)
+
+    def model_learning_rate(self) -> float:
+        try:
+            return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        except Exception:  # some optimizers wrap the schedule; the figure is informative only
+            return float("nan")
+
+    def _log_step(self, loss: float, logs: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        t0, s0 = self._window_start
+        steps = self.step - s0
+        rate = steps / (now - t0) if now > t0 and steps > 0 else 0.0
+        remaining = max(0, self.total_steps - self.step)
+        record = {
+            "kind": "step",
+            "step": self.step,
+            "epoch": self.epoch + 1,
+            "loss": loss,
+            "learning_rate": self.model_learning_rate(),
+            "tokens_per_s": round(rate * self.tokens_per_batch, 1),
+            "steps_per_s": round(rate, 3),
+            "elapsed_s": round(self.elapsed(), 3),
+            "eta_s": round(remaining / rate, 1) if rate > 0 else None,
+            "total_steps": self.total_steps,
+        }
+        record.update({k: _num(v) for k, v in logs.items() if k != "loss"})
+        self.run.log_metrics(record)
+        self.run.write_status(step=self.step, epoch=self.epoch + 1, loss=loss, eta_s=record["eta_s"])
+        self._window_start = (now, self.step)
+
+
+class ProgressBar(keras.callbacks.Callback):
+    """A tqdm bar over all steps of the run (CLI), with ETA; resumes at the restored step."""
+
+    def __init__(self, total_steps: int, start_step: int) -> None:
+        super().__init__()
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self.bar.update(1)
+        if logs and "loss" in logs:
+            self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs and "val_loss" in logs:
+            self.bar.write(f"epoch {epoch + 1}: " + ", ".join(f"{k}={float(v):.4f}" for k, v in logs.items()))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _num(value: Any) -> Any:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return value

@@ -1,0 +1,130 @@
+"""Inference from a saved run: streaming text generation with keras-hub samplers, and label probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from data.errors import DataError
+from models.run_dir import RunDir
+
+
+@dataclass
+class LoadedRun:
+    """A run's model, tokenizer and labels, ready for predictions."""
+
+    run: RunDir
+    model: Any
+    tokenizer: Any
+    labels: list[str]
+    task: str
+    seq_len: int
+
+
+def load_run(run: RunDir) -> LoadedRun:
+    """Load the final model (or, for an unfinished run, the last checkpoint) in Keras safe mode."""
+    import keras
+
+    import models.builders  # noqa: F401  registers the custom layers for safe loading
+    from data.tokenizers import load_tokenizer
+
+    source = run.model_path if run.model_path.exists() else run.last_checkpoint
+    if not source.exists():
+        raise DataError(
+            f"run '{run.id}' has no trained model yet",
+            hint="wait for the run to write its first checkpoint, or resume it.",
+        )
+    config = run.config()
+    model = keras.models.load_model(source, compile=False, safe_mode=True)
+    return LoadedRun(
+        run=run,
+        model=model,
+        tokenizer=load_tokenizer(run.tokenizer_dir),
+        labels=run.labels(),
+        task=config.task,
+        seq_len=config.model.seq_len,
+    )
+
+
+def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, float]]:
+    """Label probabilities for each text, highest first."""
+    import keras
+
+    from data.pipelines import pack_for_classification
+
+    if loaded.task != "classifier":
+        raise DataError(f"run '{loaded.run.id}' is a {loaded.task} run, not a classifier", hint="pick a classifier run.")
+    ids, _ = pack_for_classification(loaded.tokenizer, list(texts), loaded.seq_len)
+    logits = loaded.model.predict(ids, verbose=0)
+    probs = keras.ops.convert_to_numpy(keras.ops.softmax(keras.ops.convert_to_tensor(logits), axis=-1))
+    out = []
+    for row in probs:
+        pairs = sorted(zip(loaded.labels, row.tolist(), strict=True), key=lambda p: -p[1])
+        out.append(dict(pairs))
+    return out
+
+
+def make_sampler(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> Any:
+    """Greedy at temperature 0; otherwise top-p (optionally capped at k), top-k, or plain random sampling."""
+    import keras_hub
+
+    if temperature <= 0:
+        return keras_hub.samplers.GreedySampler()
+    if top_p < 1.0:
+        return keras_hub.samplers.TopPSampler(p=top_p, k=top_k or None, seed=seed, temperature=temperature)
+    if top_k > 0:
+        return keras_hub.samplers.TopKSampler(k=top_k, seed=seed, temperature=temperature)
+    return keras_hub.samplers.RandomSampler(seed=seed, temperature=temperature)
+
+
+def generate_stream(
+    loaded: LoadedRun,
+    prompt: str,
+    *,
+    max_new_tokens: int = 200,
+    temperature: float = 0.8,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    seed: int | None = None,
+) -> Iterator[str]:
+    """Yield generated text piece by piece (a sliding window of seq_len tokens, as on the device runtime)."""
+    import keras
+
+    from data.tokenizers import BOS, EOS, PAD
+
+    if loaded.task != "causal_lm":
+        raise DataError(
+            f"run '{loaded.run.id}' is a {loaded.task} run; text generation needs a causal language model run",
+            hint="pick a run trained with task 'causal_lm'.",
+        )
+    sampler = make_sampler(temperature, top_k, top_p, seed)
+    tokens = [BOS] + loaded.tokenizer.encode(prompt)
+    prompt_len = len(tokens)
+    window = np.full((1, loaded.seq_len), PAD, dtype=np.int32)
+    emitted = ""
+    for _ in range(max_new_tokens):
+        context = tokens[-loaded.seq_len :]
+        window[0, :] = PAD
+        window[0, : len(context)] = context
+        logits = loaded.model.predict_on_batch(window)[:, len(context) - 1, :]
+        probs = sampler.compute_probabilities(keras.ops.convert_to_tensor(logits))
+        next_id = int(keras.ops.convert_to_numpy(sampler.get_next_token(probs))[0])
+        if next_id == EOS:
+            break
+        tokens.append(next_id)
+        # Decode the whole continuation each time: WordPiece joins '##' pieces, so a token's text depends on its
+        # neighbours; the new suffix is what the user has not seen yet.
+        text = loaded.tokenizer.decode(tokens[prompt_len:])
+        if len(text) > len(emitted) and text.startswith(emitted):
+            yield text[len(emitted) :]
+            emitted = text
+        elif text != emitted:
+            yield text[len(emitted) :]
+            emitted = text
+
+
+def generate(loaded: LoadedRun, prompt: str, **kwargs: Any) -> str:
+    return "".join(generate_stream(loaded, prompt, **kwargs))

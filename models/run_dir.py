@@ -1,0 +1,256 @@
+"""A run directory on disk: the contract between the engine, the CLI and the UI."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from data.errors import DataError
+from data.fileio import append_jsonl, atomic_write_json, read_jsonl
+from models.config import RunConfig
+
+RUNS_SUBDIR = "runs"
+ACTIVE_STATES = ("queued", "running", "stopping")
+
+
+class RunDir:
+    """Paths and small state files of one run; every write is atomic or a single appended line."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # -- creation and lookup ------------------------------------------------------------------
+    @classmethod
+    def create(cls, config: RunConfig) -> RunDir:
+        """Make a fresh, uniquely named run directory under the config's workspace and save config.json."""
+        runs = Path(config.workspace) / RUNS_SUBDIR
+        runs.mkdir(parents=True, exist_ok=True)
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        slug = _slug(config.name) if config.name else f"{config.task}-{config.model.kind}"
+        base = f"{stamp}-{slug}"
+        for n in range(1000):
+            candidate = runs / (base if n == 0 else f"{base}-{n}")
+            try:
+                candidate.mkdir()
+                break
+            except FileExistsError:
+                continue
+        run = cls(candidate)
+        config.save(run.config_path)
+        run.write_status(state="queued", message="created", step=0, epoch=0, created=time.time())
+        return run
+
+    @classmethod
+    def resolve(cls, workspace: str | Path, run: str | Path) -> RunDir:
+        """Find a run by directory path or by id under ``workspace/runs``."""
+        candidates = [Path(run), Path(workspace) / RUNS_SUBDIR / str(run)]
+        for candidate in candidates:
+            if (candidate / "config.json").is_file():
+                return cls(candidate)
+        raise DataError(
+            f"no run named '{run}' was found",
+            hint=f"list runs with 'python -m app runs --workspace {workspace}' and pass one of their ids.",
+        )
+
+    # -- paths --------------------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.json"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def tokenizer_dir(self) -> Path:
+        return self.path / "tokenizer"
+
+    @property
+    def labels_path(self) -> Path:
+        return self.path / "labels.json"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoint_dir / "last.keras"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoint_dir / "best.keras"
+
+    @property
+    def checkpoint_state_path(self) -> Path:
+        return self.checkpoint_dir / "state.json"
+
+    @property
+    def model_path(self) -> Path:
+        return self.path / "model.keras"
+
+    @property
+    def eval_path(self) -> Path:
+        return self.path / "eval.json"
+
+    @property
+    def data_report_path(self) -> Path:
+        return self.path / "data_report.json"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.path / "exports"
+
+    @property
+    def stop_flag(self) -> Path:
+        return self.path / "STOP"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "train.log"
+
+    # -- state --------------------------------------------------------------------------------
+    def config(self) -> RunConfig:
+        return RunConfig.load(self.config_path)
+
+    def status(self) -> dict[str, Any]:
+        return _read_json(self.status_path, default={"state": "unknown"})
+
+    def write_status(self, **updates: Any) -> dict[str, Any]:
+        status = self.status()
+        status.update(updates)
+        status["updated"] = time.time()
+        atomic_write_json(self.status_path, status)
+        return status
+
+    def labels(self) -> list[str]:
+        return list(_read_json(self.labels_path, default=[]))
+
+    def eval_report(self) -> dict[str, Any] | None:
+        return _read_json(self.eval_path, default=None)
+
+    def checkpoint_state(self) -> dict[str, Any] | None:
+        return _read_json(self.checkpoint_state_path, default=None)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.metrics_path)
+
+    def log_metrics(self, record: dict[str, Any]) -> None:
+        append_jsonl(self.metrics_path, record)
+
+    def request_stop(self) -> None:
+        self.stop_flag.write_text("stop requested\n", encoding="utf-8")
+        if self.status().get("state") in ("queued", "running"):
+            self.write_status(state="stopping", message="stop requested; saving a checkpoint at the next step")
+
+    def stop_requested(self) -> bool:
+        return self.stop_flag.exists()
+
+    def clear_stop(self) -> None:
+        self.stop_flag.unlink(missing_ok=True)
+
+    def is_alive(self) -> bool:
+        """True while the process recorded in status.json still runs (a run can die without saying so)."""
+        pid = self.status().get("pid")
+        if not pid:
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def summary(self) -> RunSummary:
+        status = self.status()
+        try:
+            config = self.config()
+            task, kind, data = config.task, config.model.kind, Path(config.data.path).name
+            backend = config.backend
+        except (OSError, ValueError, TypeError):
+            task = kind = data = backend = "?"
+        state = status.get("state", "unknown")
+        if state in ("running", "stopping") and not self.is_alive():
+            state = "interrupted"
+        report = self.eval_report() or {}
+        best_name, best_value = _headline_metric(report, status)
+        started = status.get("started") or status.get("created")
+        ended = status.get("updated")
+        duration = (ended - started) if (started and ended) else None
+        return RunSummary(
+            id=self.id,
+            path=str(self.path),
+            task=task,
+            kind=kind,
+            data=data,
+            backend=backend,
+            state=state,
+            step=int(status.get("step") or 0),
+            best_metric=best_name,
+            best_value=best_value,
+            duration_s=duration,
+            message=str(status.get("message", "")),
+            from_run=status.get("from_run"),
+        )
+
+
+@dataclass
+class RunSummary:
+    """One row of the runs table (CLI `runs`, UI Runs tab)."""
+
+    id: str
+    path: str
+    task: str
+    kind: str
+    data: str
+    backend: str
+    state: str
+    step: int
+    best_metric: str
+    best_value: float | None
+    duration_s: float | None
+    message: str
+    from_run: str | None = None
+
+
+def list_runs(workspace: str | Path) -> list[RunSummary]:
+    """All runs under the workspace, newest first."""
+    runs = Path(workspace) / RUNS_SUBDIR
+    if not runs.is_dir():
+        return []
+    dirs = [p for p in runs.iterdir() if (p / "config.json").is_file()]
+    return [RunDir(p).summary() for p in sorted(dirs, key=lambda p: p.name, reverse=True)]
+
+
+def _headline_metric(report: dict[str, Any], status: dict[str, Any]) -> tuple[str, float | None]:
+    for name in ("macro_f1", "entity_f1", "perplexity", "accuracy"):
+        if name in report:
+            return name, float(report[name])
+    best = status.get("best") or {}
+    if "val_loss" in best:
+        return "val_loss", float(best["val_loss"])
+    return "", None
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return default
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:60] or "run"

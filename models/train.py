@@ -1,0 +1,264 @@
+"""The training engine: train(config) -> run directory, used by the CLI, the UI and the tests."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import time
+import traceback
+from typing import Any
+
+from data.errors import DataError
+from data.fileio import atomic_write_json, read_jsonl
+from models.config import RunConfig
+from models.run_dir import RunDir
+from models.runtime import apply_precision, distribution_scope, resolve_precision, select_backend
+
+
+def train(config: RunConfig, *, verbose: bool = False) -> RunDir:
+    """Create a run directory for ``config`` and train it to the end (or to a stop request)."""
+    run = RunDir.create(config)
+    return run_training(run, verbose=verbose)
+
+
+def resume(run: RunDir, *, verbose: bool = False) -> RunDir:
+    """Continue a run from its last checkpoint, keeping its step count and metrics file."""
+    return run_training(run, resume=True, verbose=verbose)
+
+
+def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) -> RunDir:
+    """Train the run in ``run`` in this process; status.json always ends in completed/stopped/failed."""
+    config = run.config()
+    select_backend(config.backend)
+    run.clear_stop()
+    run.write_status(state="running", message="preparing data", pid=os.getpid(), started=time.time())
+    try:
+        _fit(run, config, resume=resume, verbose=verbose)
+    except DataError as err:
+        run.write_status(state="failed", message=str(err), pid=None)
+        raise
+    except KeyboardInterrupt:
+        run.write_status(state="stopped", message="interrupted (Ctrl-C); resume continues from the last checkpoint")
+        raise
+    except Exception as err:
+        run.write_status(state="failed", message=f"{type(err).__name__}: {err}", pid=None)
+        (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+        raise
+    return run
+
+
+def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None:
+    import keras
+
+    from models import lineage
+    from models.callbacks import EngineMonitor, ProgressBar
+    from models.evaluation import evaluate_run
+    from models.tasks import prepare
+
+    keras.utils.set_random_seed(config.train.seed)
+    policy = resolve_precision(config.precision)
+    apply_precision(policy)
+
+    lineage.adopt_pretrained_architecture(config, run)
+    base_tokenizer = lineage.pretrained_tokenizer(config)
+    prepared = prepare(config, run, base_tokenizer)
+    _record_data(run, config, prepared)
+
+    t = config.train
+    per_epoch = t.steps_per_epoch or prepared.batches_per_pass
+    total_steps = per_epoch * t.epochs
+    if t.max_steps:
+        total_steps = min(total_steps, t.max_steps)
+
+    checkpoint = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
+    with distribution_scope(config) as replicas:
+        if checkpoint is not None:
+            model = keras.models.load_model(checkpoint, compile=True, safe_mode=True)
+            start_step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+            _truncate_metrics(run, start_step)
+            run.log_metrics({"kind": "event", "event": "resumed", "step": start_step})
+        else:
+            model = lineage.initial_model(config, run)
+            compile_model(model, config, total_steps)
+            start_step = 0
+            run.metrics_path.unlink(missing_ok=True)
+
+        state = (run.checkpoint_state() or {}) if checkpoint is not None else {}
+        best = state.get("best_val_loss", math.inf)
+        bad_epochs = int(state.get("epochs_without_improvement", 0))
+        elapsed_before = float(state.get("elapsed_s", 0.0))
+        started = time.time()
+
+        def save_last(step: int) -> None:
+            save_checkpoint(model, run, {
+                "step": step,
+                "best_val_loss": best,
+                "epochs_without_improvement": bad_epochs,
+                "elapsed_s": elapsed_before + time.time() - started,
+            })
+
+        monitor = EngineMonitor(
+            run,
+            start_step=start_step,
+            total_steps=total_steps,
+            tokens_per_batch=prepared.tokens_per_batch,
+            log_every=t.log_every,
+            checkpoint_every=t.checkpoint_every,
+            save_checkpoint=save_last,
+            started_at=started,
+            elapsed_before=elapsed_before,
+        )
+        callbacks: list[Any] = [monitor]
+        bar = ProgressBar(total_steps, start_step) if verbose else None
+        if bar:
+            callbacks.append(bar)
+        run.write_status(
+            state="running",
+            message="training",
+            total_steps=total_steps,
+            precision=policy,
+            replicas=replicas,
+            backend=keras.backend.backend(),
+        )
+
+        step = start_step
+        epoch, in_epoch = divmod(step, per_epoch)
+        outcome = "completed"
+        while step < total_steps and epoch < t.epochs:
+            lineage.before_epoch(model, config, epoch, total_steps)
+            n = min(per_epoch - in_epoch, total_steps - step)
+            data = prepared.train_factory(epoch).repeat().skip(in_epoch).take(n)
+            monitor.begin_fit(epoch)
+            history = model.fit(
+                data,
+                epochs=epoch + 1,
+                initial_epoch=epoch,
+                validation_data=prepared.val,
+                callbacks=callbacks,
+                verbose=0,
+            )
+            step = monitor.step
+            if monitor.stop_reason == "nan":
+                run.write_status(state="failed", message=monitor.failure, step=step, pid=None)
+                if bar:
+                    bar.close()
+                return
+            val_loss = _last(history.history.get("val_loss"))
+            epoch_done = monitor.stop_reason is None
+            if val_loss is not None and epoch_done:
+                if val_loss < best:
+                    best, bad_epochs = val_loss, 0
+                    save_checkpoint(model, run, None, path=run.best_checkpoint)
+                    run.write_status(best={"val_loss": val_loss, "step": step, "epoch": epoch + 1})
+                else:
+                    bad_epochs += 1
+            save_last(step)
+            monitor.mark_checkpoint(step)
+            if monitor.stop_reason == "stopped":
+                outcome = "stopped"
+                break
+            if t.early_stopping_patience is not None and bad_epochs >= t.early_stopping_patience:
+                run.log_metrics({"kind": "event", "event": "early_stopping", "step": step, "epoch": epoch + 1})
+                break
+            epoch, in_epoch = epoch + 1, 0
+        if bar:
+            bar.close()
+
+        if outcome == "stopped":
+            run.clear_stop()
+            run.write_status(
+                state="stopped", message=f"stopped at step {step}; resume continues from here", step=step, pid=None
+            )
+            return
+
+        run.write_status(message="evaluating", step=step)
+        final = run.best_checkpoint if run.best_checkpoint.exists() else run.last_checkpoint
+        _copy_atomic(final, run.model_path)
+        report = evaluate_run(run, keras.models.load_model(run.model_path, compile=True, safe_mode=True), prepared)
+        run.write_status(state="completed", message="done", step=step, pid=None, headline=_headline(report))
+
+
+def compile_model(model: Any, config: RunConfig, total_steps: int) -> None:
+    """AdamW with linear warmup + cosine decay and global-norm clipping; float32 logits, sparse CE loss."""
+    import keras
+
+    t = config.train
+    warmup = int(total_steps * t.warmup_ratio)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=t.learning_rate * (0.0 if warmup else 1.0),
+        warmup_target=t.learning_rate if warmup else None,
+        warmup_steps=warmup,
+        decay_steps=max(1, total_steps - warmup),
+        alpha=t.min_lr_ratio,
+    )
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=t.weight_decay, global_clipnorm=t.clip_norm or None
+    )
+    recompile(model, config, optimizer)
+    # Build slots for every variable now, so freezing and unfreezing the backbone later keeps one optimizer.
+    model.optimizer.build(model.trainable_variables)
+
+
+def recompile(model: Any, config: RunConfig, optimizer: Any = None) -> None:
+    """(Re)compile with the run's loss and metrics; after a trainable change, reuse the optimizer and its state."""
+    import keras
+
+    t = config.train
+    accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    weighted = config.task == "masked_lm"  # only the masked positions carry weight: metrics must use it
+    model.compile(
+        optimizer=optimizer or model.optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=None if weighted else accuracy,
+        weighted_metrics=accuracy if weighted else None,
+        jit_compile=t.jit_compile,
+        steps_per_execution=t.steps_per_execution,
+    )
+
+
+def save_checkpoint(model: Any, run: RunDir, state: dict[str, Any] | None, path: Any = None) -> None:
+    """Write the model (with optimizer state) to a temp file, then rename: a kill never leaves half a checkpoint."""
+    path = path or run.last_checkpoint
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{os.getpid()}-{path.name}"
+    model.save(tmp)
+    with open(tmp, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    if state is not None:
+        atomic_write_json(run.checkpoint_state_path, state)
+
+
+def _record_data(run: RunDir, config: RunConfig, prepared: Any) -> None:
+    """Fill in the data-dependent model sizes and save labels and the data report beside the config."""
+    config.model.vocab_size = prepared.tokenizer.vocab_size
+    if prepared.labels is not None:
+        config.model.num_classes = len(prepared.labels)
+        atomic_write_json(run.labels_path, prepared.labels)
+    config.save(run.config_path)
+    atomic_write_json(run.data_report_path, prepared.report)
+
+
+def _truncate_metrics(run: RunDir, step: int) -> None:
+    """Drop metric lines past the restored checkpoint: that training was lost with the process."""
+    from data.fileio import atomic_write_text
+    import json
+
+    kept = [r for r in read_jsonl(run.metrics_path) if int(r.get("step", 0)) <= step]
+    atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def _copy_atomic(src: Any, dst: Any) -> None:
+    tmp = dst.parent / f".tmp-{os.getpid()}-{dst.name}"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def _last(values: list[float] | None) -> float | None:
+    return float(values[-1]) if values else None
+
+
+def _headline(report: dict[str, Any]) -> dict[str, Any]:
+    keys = ("accuracy", "macro_f1", "perplexity", "loss", "entity_f1")
+    return {k: report[k] for k in keys if k in report}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite: everything on TensorFlow, then the backend-specific tests on JAX and PyTorch.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+export PYTHONHASHSEED=0 TF_CPP_MIN_LOG_LEVEL=2
+
+status=0
+run() {
+  local backend=$1; shift
+  echo "== pytest on KERAS_BACKEND=$backend: $* =="
+  KERAS_BACKEND=$backend $BIN/pytest "$@"
+  local rc=$?
+  # pytest exits 5 when a selection holds no test: that is not a failure of the suite.
+  if [ $rc -ne 0 ] && [ $rc -ne 5 ]; then status=$rc; fi
+}
+
+$BIN/ruff check . || status=1
+run tensorflow -q
+run jax -q -m backend
+run torch -q -m backend
+if [ $status -eq 0 ]; then echo "all test runs passed"; else echo "some test runs failed (exit $status)"; fi
+exit $status

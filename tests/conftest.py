@@ -1,0 +1,58 @@
+"""Shared fixtures: small generated datasets and tiny run configs (no ../shared needed)."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+POSITIVE = ["great", "lovely", "excellent", "happy", "wonderful", "superb"]
+NEGATIVE = ["awful", "terrible", "sad", "horrible", "boring", "poor"]
+FILLER = ["the", "movie", "was", "really", "quite", "and", "plot", "actors", "a", "very", "film", "story"]
+
+
+def make_sentiment_csv(path: Path, rows: int = 240, seed: int = 0) -> Path:
+    """A small two-class CSV a tiny model can learn in a few steps (a word from each class list decides)."""
+    rng = random.Random(seed)
+    lines = ["text,label"]
+    for i in range(rows):
+        label = "pos" if i % 2 == 0 else "neg"
+        words = rng.choices(FILLER, k=rng.randint(3, 8)) + [rng.choice(POSITIVE if label == "pos" else NEGATIVE)]
+        rng.shuffle(words)
+        lines.append(f"{' '.join(words)},{label}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def make_corpus(path: Path, chars: int = 30_000, seed: int = 0) -> Path:
+    """A small text corpus with learnable structure for character-level language modelling."""
+    rng = random.Random(seed)
+    words = POSITIVE + NEGATIVE + FILLER
+    out, size = [], 0
+    while size < chars:
+        sentence = " ".join(rng.choices(words, k=rng.randint(4, 9))).capitalize() + ".\n"
+        out.append(sentence)
+        size += len(sentence)
+    path.write_text("".join(out), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def sentiment_csv(tmp_path: Path) -> Path:
+    return make_sentiment_csv(tmp_path / "sentiment.csv")
+
+
+@pytest.fixture
+def corpus_txt(tmp_path: Path) -> Path:
+    return make_corpus(tmp_path / "corpus.txt")
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present on this machine")
+    return SHARED_DATA
