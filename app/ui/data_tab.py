@@ -1,0 +1,173 @@
+"""Data tab: upload or pick a dataset, map its columns, preview it and see its statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from app.ui import files, views
+from data.errors import DataError
+
+NONE = "(none)"
+UPLOAD_TYPES = [".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".txt"]
+
+
+def build(workspace: str) -> dict[str, Any]:
+    """Lay out the Data tab inside the current gr.Tab; returns the components other tabs use."""
+    demos = files.demo_datasets()
+    gr.Markdown("Upload your own file (CSV, TSV, JSONL, JSON, Parquet or TXT) or start from a bundled demo.")
+    with gr.Row():
+        upload = gr.File(
+            label="Drop a dataset here (or click to browse)",
+            file_types=UPLOAD_TYPES,
+            type="filepath",
+            elem_id="data-upload",
+            height=140,
+        )
+        with gr.Column():
+            demo = gr.Dropdown(
+                choices=list(demos),
+                value=next(iter(demos), None),
+                label="…or pick a bundled demo dataset",
+                elem_id="data-demo",
+            )
+            source = gr.Markdown(elem_id="data-source")
+    with gr.Row():
+        text_col = gr.Dropdown(label="Text column", choices=[], elem_id="data-text-column", interactive=True)
+        label_col = gr.Dropdown(
+            label="Label column", choices=[NONE], elem_id="data-label-column", interactive=True
+        )
+        text_mode = gr.Radio(
+            ["corpus", "lines"],
+            value="corpus",
+            label="Plain text: one corpus, or one document per line",
+            visible=False,
+            elem_id="data-text-mode",
+        )
+    error = gr.Markdown(visible=False, elem_id="data-error", elem_classes=["textlab-error"])
+    preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, max_height=320)
+    stats = gr.Markdown(elem_id="data-stats")
+    with gr.Row():
+        balance = gr.BarPlot(
+            x="label", y="count", label="Class balance", height=260, y_lim=[0, None], elem_id="data-balance"
+        )
+        lengths = gr.BarPlot(
+            x="length",
+            y="count",
+            label="Text length (characters)",
+            height=260,
+            y_lim=[0, None],
+            elem_id="data-lengths",
+        )
+    dataset = gr.State(None)
+
+    outputs = [dataset, source, text_col, label_col, text_mode, error, preview, stats, balance, lengths]
+
+    def on_upload(path: str | None) -> tuple:
+        if not path:
+            return (gr.skip(),) * len(outputs)
+        saved = files.save_upload(path, workspace)
+        return load_view(str(saved), None, None, "corpus")
+
+    def on_demo(name: str | None) -> tuple:
+        return (
+            load_view(demos.get(name or "", ""), None, None, "corpus")
+            if name
+            else (gr.skip(),) * len(outputs)
+        )
+
+    def on_columns(state: dict | None, text: str | None, label: str | None, mode: str) -> tuple:
+        if not state:
+            return (gr.skip(),) * len(outputs)
+        return load_view(state["path"], text or None, None if label in (None, NONE) else label, mode)
+
+    upload.upload(on_upload, [upload], outputs)
+    demo.input(on_demo, [demo], outputs)
+    for control in (text_col, label_col, text_mode):
+        control.input(on_columns, [dataset, text_col, label_col, text_mode], outputs)
+    return {"dataset": dataset, "demo": demo, "initial": (on_demo, [demo], outputs)}
+
+
+def load_view(path: str, text_column: str | None, label_column: str | None, text_mode: str) -> tuple:
+    """Load ``path`` with the data layer and format every Data-tab output; DataError becomes a message."""
+    from data.loaders import load_dataset
+    from data.stats import describe
+
+    name = Path(path).name
+    try:
+        columns = _columns(path, text_mode)
+        note = ""
+        try:  # labels when the file has them; otherwise a text-only dataset for language models
+            loaded = load_dataset(
+                path,
+                text_column=text_column,
+                label_column=label_column,
+                text_mode=text_mode,
+                need_labels=columns is not None,
+            )
+        except DataError as err:
+            if label_column is not None or columns is None:
+                raise
+            loaded = load_dataset(path, text_column=text_column, text_mode=text_mode)
+            note = f"No label column was found, so this dataset suits language models only. ({err})"
+        stats = describe(loaded)
+    except DataError as err:
+        return (
+            None,
+            f"**Dataset:** `{name}`",
+            gr.update(),
+            gr.update(),
+            gr.update(),
+            gr.update(value=views.error_markdown(err), visible=True),
+            None,
+            "",
+            None,
+            None,
+        )
+    state = {
+        "path": str(path),
+        "name": name,
+        "text_column": loaded.text_column,
+        "label_column": loaded.label_column,
+        "text_mode": loaded.text_mode,
+        "rows": int(len(loaded.frame)),
+        "num_classes": len(loaded.classes),
+        "labelled": loaded.labelled,
+    }
+    tabular = columns is not None
+    warnings = [*loaded.warnings, note] if note else loaded.warnings
+    length_frame = views.length_histogram_frame(_length_basis(loaded.frame))
+    return (
+        state,
+        f"**Dataset:** `{name}` · {state['rows']} rows"
+        + (f" · {state['num_classes']} classes" if tabular else ""),
+        gr.update(choices=columns or [], value=loaded.text_column, visible=tabular),
+        gr.update(choices=[NONE, *(columns or [])], value=loaded.label_column or NONE, visible=tabular),
+        gr.update(value=loaded.text_mode or "corpus", visible=not tabular),
+        gr.update(value="", visible=False),
+        views.preview_frame(loaded.frame.reset_index()),
+        views.stats_markdown({k: v for k, v in stats.items() if k not in ("warnings", "classes")}, warnings),
+        gr.update(value=views.class_balance_frame(loaded.frame), visible=loaded.labelled),
+        gr.BarPlot(value=length_frame, sort=length_frame["length"].tolist()),
+    )
+
+
+def _columns(path: str, text_mode: str) -> list[str] | None:
+    """Column names of a table file (None for plain text), for the mapping dropdowns."""
+    from data.readers import FORMATS, read_table
+
+    fmt = FORMATS.get(Path(path).suffix.lower())
+    if fmt in (None, "txt") or not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return None  # load_dataset explains what is wrong with the file
+    return [str(c) for c in read_table(Path(path), fmt, text_mode=text_mode, max_rows=5).frame.columns]
+
+
+def _length_basis(frame: Any) -> Any:
+    """A single-document corpus is charted by line length; a table by row length."""
+    if len(frame) == 1:
+        import pandas as pd
+
+        return pd.DataFrame({"text": [line for line in frame["text"].iloc[0].split("\n") if line.strip()]})
+    return frame

@@ -1,0 +1,44 @@
+"""Runs tab: every run found on disk in a table, and the loss curves of the selected runs overlaid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from app.ui import views
+from models.run_dir import RunDir, list_runs
+
+DEFAULT_OVERLAY = 3
+
+
+def build(workspace: str) -> dict[str, Any]:
+    """Lay out the Runs tab inside the current gr.Tab; returns its refresh event spec."""
+    with gr.Row():
+        refresh = gr.Button("Refresh", size="sm", elem_id="runs-refresh", scale=0)
+        count = gr.Markdown(elem_id="runs-count")
+    table = gr.Dataframe(
+        headers=views.RUN_COLUMNS, interactive=False, wrap=True, max_height=360, elem_id="runs-table"
+    )
+    selected = gr.Dropdown([], multiselect=True, label="Compare runs (loss curves)", elem_id="runs-selected")
+    overlay = gr.LinePlot(x="step", y="loss", color="series", label="Loss", height=360, elem_id="runs-chart")
+
+    def on_refresh(current: list[str] | None) -> tuple:
+        runs = list_runs(workspace)
+        choices = [(s.id, s.path) for s in runs]
+        paths = {s.path for s in runs}
+        keep = [p for p in (current or []) if p in paths] or [s.path for s in runs[:DEFAULT_OVERLAY]]
+        noun = "run" if len(runs) == 1 else "runs"
+        where = f"{workspace}/runs"
+        return (
+            f"{len(runs)} {noun} in `{where}`",
+            views.runs_frame(runs),
+            gr.update(choices=choices, value=keep),
+        )
+
+    def on_select(paths: list[str] | None) -> Any:
+        return views.overlay_frame({RunDir(p).id: RunDir(p).metrics() for p in paths or []})
+
+    refresh.click(on_refresh, [selected], [count, table, selected])
+    selected.change(on_select, [selected], [overlay])
+    return {"refresh": (on_refresh, [selected], [count, table, selected])}

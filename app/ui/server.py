@@ -1,0 +1,69 @@
+"""Assemble the tabs into one Gradio app and serve it on this machine (offline, no share link by default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from app.ui import data_tab, export_tab, playground_tab, runs_tab, train_tab
+
+TITLE = "keras-textlab"
+# System fonts only: nothing is fetched from a font CDN, so the app looks the same offline.
+THEME = gr.themes.Default(
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Consolas", "monospace"],
+)
+CSS = """
+.textlab-error { border-left: 4px solid #dc2626; background: #fef2f2; color: #7f1d1d; padding: 8px 12px;
+  border-radius: 4px; }
+"""
+
+
+def build_app(workspace: str) -> gr.Blocks:
+    """The whole app for ``workspace``: Data, Train, Runs, Playground and Export tabs."""
+    Path(workspace).mkdir(parents=True, exist_ok=True)
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        gr.Markdown(
+            f"# {TITLE}\nBuild small language models and text classifiers with Keras 3. "
+            f"Workspace: `{workspace}`"
+        )
+        with gr.Tabs():
+            with gr.Tab("Data", id="data", elem_id="tab-data"):
+                data = data_tab.build(workspace)
+            with gr.Tab("Train", id="train", elem_id="tab-train"):
+                train = train_tab.build(workspace, data["dataset"])
+            with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_page:
+                runs = runs_tab.build(workspace)
+            with gr.Tab("Playground", id="playground", elem_id="tab-playground") as play_page:
+                play = playground_tab.build(workspace)
+            with gr.Tab("Export", id="export", elem_id="tab-export") as export_page:
+                export = export_tab.build(workspace)
+        # First launch does something real: the demo dataset is loaded, runs on disk are listed.
+        for fn, inputs, outputs in (data["initial"], train["refresh"], runs["refresh"]):
+            app.load(fn, inputs, outputs)
+        for page, tab in ((runs_page, runs), (play_page, play), (export_page, export)):
+            page.select(*tab["refresh"])
+        app.load(*play["refresh"])
+        app.load(*export["refresh"])
+    return app
+
+
+def launch(
+    workspace: str = "workspace", host: str = "127.0.0.1", port: int = 7860, share: bool = False
+) -> None:
+    """Serve the app; binds to ``host`` (this machine only by default) and blocks until Ctrl-C."""
+    app = build_app(workspace)
+    app.queue(default_concurrency_limit=1)
+    app.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        inbrowser=False,
+        theme=THEME,
+        css=CSS,
+        ssr_mode=False,
+        allowed_paths=[str(Path(workspace).resolve())],
+        footer_links=["api"],
+        show_error=False,
+    )

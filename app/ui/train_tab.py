@@ -1,0 +1,154 @@
+"""Train tab: choose task, model and optimisation settings, start/stop/resume a run and watch it live."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gradio as gr
+
+from app.ui import forms, views
+from data.errors import DataError
+from models.run_dir import ACTIVE_STATES, RunDir, list_runs
+
+BACKENDS = ["tensorflow", "jax", "torch"]
+PRECISIONS = ["auto", "float32", "mixed_float16", "mixed_bfloat16"]
+
+
+def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
+    """Lay out the Train tab inside the current gr.Tab; returns the components other tabs use."""
+    data_info = gr.Markdown("No dataset yet: pick one on the **Data** tab.", elem_id="train-data")
+    with gr.Row():
+        task = gr.Dropdown(list(forms.TASK_CHOICES), value="Classifier", label="Task", elem_id="train-task")
+        from_run = gr.Dropdown([], label="Pretrained run to start from", visible=False, elem_id="train-from")
+        kind = gr.Radio(["transformer", "lstm"], value="transformer", label="Model", elem_id="train-kind")
+        preset = gr.Radio(["tiny", "small", "base"], value="tiny", label="Size", elem_id="train-size")
+    with gr.Row():
+        epochs = gr.Number(3, label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
+        batch = gr.Number(32, label="Batch size", precision=0, minimum=1, elem_id="train-batch")
+        lr = gr.Number(1e-3, label="Learning rate", minimum=0, elem_id="train-lr")
+        seq_len = gr.Number(
+            128, label="Sequence length (tokens)", precision=0, minimum=8, elem_id="train-seq"
+        )
+        max_steps = gr.Number(0, label="Max steps (0 = no cap)", precision=0, elem_id="train-max-steps")
+    with gr.Accordion("Advanced", open=False):
+        with gr.Row():
+            backend = gr.Dropdown(
+                BACKENDS, value=_default_backend(), label="Keras backend", elem_id="train-backend"
+            )
+            precision = gr.Dropdown(PRECISIONS, value="auto", label="Precision", elem_id="train-precision")
+            tokenizer = gr.Radio(
+                ["char", "wordpiece"], value="char", label="Tokenizer", elem_id="train-tokenizer"
+            )
+            log_every = gr.Number(
+                10, label="Log every N steps", precision=0, minimum=1, elem_id="train-log-every"
+            )
+            name = gr.Textbox(label="Run name (optional)", elem_id="train-name")
+    estimate = gr.Markdown(elem_id="train-estimate")
+    with gr.Row():
+        start = gr.Button("Start training", variant="primary", elem_id="train-start")
+        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
+        resume = gr.Button("Resume", elem_id="train-resume")
+    error = gr.Markdown(visible=False, elem_id="train-error", elem_classes=["textlab-error"])
+    watched = gr.Dropdown([], label="Run shown below", elem_id="train-run")
+    progress = gr.Markdown(views.progress_markdown(None, {}, []), elem_id="train-progress")
+    chart = gr.LinePlot(
+        x="step", y="loss", color="series", label="Loss", height=320, elem_id="train-chart", x_title="step"
+    )
+    seen = gr.State("")  # what the chart shows, so unchanged ticks do not redraw it
+    timer = gr.Timer(1.0)
+
+    form_inputs = [task, kind, preset, backend, precision, tokenizer, epochs, batch, lr, seq_len, max_steps]
+    form_inputs += [log_every, from_run, name]
+
+    def read_form(values: list[Any]) -> forms.TrainForm:
+        return forms.TrainForm(*values)
+
+    def on_estimate(data: dict | None, *values: Any) -> str:
+        try:
+            config = forms.run_config(workspace, data or {"path": "(not chosen)"}, read_form(list(values)))
+            return forms.size_estimate(config, (data or {}).get("num_classes"))
+        except Exception as err:  # an estimate is advice: never let it break the form
+            return f"Size estimate unavailable: {err}"
+
+    def on_start(data: dict | None, *values: Any) -> tuple:
+        from models.launcher import launch
+
+        try:
+            if not data:
+                raise DataError("no dataset is loaded", hint="pick or upload one on the Data tab first.")
+            run = launch(forms.run_config(workspace, data, read_form(list(values))))
+        except (DataError, ValueError) as err:
+            return gr.update(value=views.error_markdown(err), visible=True), gr.update()
+        return gr.update(visible=False), _watch_update(workspace, str(run.path))
+
+    def on_stop(path: str | None) -> Any:
+        if path:
+            RunDir(path).request_stop()
+        return gr.update(visible=False)
+
+    def on_resume(path: str | None) -> Any:
+        from models.launcher import launch_resume
+
+        if not path:
+            return gr.update(value=views.error_markdown("Pick a run to resume."), visible=True)
+        launch_resume(RunDir(path))
+        return gr.update(visible=False)
+
+    def on_tick(path: str | None, shown: str) -> tuple:
+        if not path:
+            return views.progress_markdown(None, {}, []), gr.skip(), shown
+        run = RunDir(path)
+        status, records = run.status(), run.metrics()
+        if status.get("state") in ("running", "stopping") and not run.is_alive():
+            status = {**status, "state": "interrupted", "message": "the training process ended; press Resume"}
+        signature = f"{path}:{len(records)}"
+        chart_update = gr.skip() if signature == shown else views.loss_frame(records)
+        return views.progress_markdown(run.id, status, records), chart_update, signature
+
+    def on_dataset(data: dict | None) -> tuple:
+        if not data:
+            return "No dataset yet: pick one on the **Data** tab.", gr.update()
+        columns = f"text column `{data['text_column']}`" if data.get("text_column") else "plain text"
+        if data.get("label_column"):
+            columns += f", label column `{data['label_column']}` ({data['num_classes']} classes)"
+        info = f"**Dataset:** `{data['name']}` · {data['rows']} rows · {columns}"
+        return info, forms.default_task_label(bool(data.get("labelled")))
+
+    def on_task(label: str) -> Any:
+        if label != forms.FINETUNE_LABEL:
+            return gr.update(visible=False)
+        choices = views.run_choices(list_runs(workspace), forms.PRETRAINED_TASKS)
+        return gr.update(visible=True, choices=choices, value=choices[0][1] if choices else None)
+
+    dataset.change(on_dataset, [dataset], [data_info, task])
+    task.change(on_task, [task], [from_run])
+    gr.on(
+        [c.change for c in (dataset, *form_inputs)],
+        on_estimate,
+        [dataset, *form_inputs],
+        [estimate],
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
+    start.click(on_start, [dataset, *form_inputs], [error, watched])
+    stop.click(on_stop, [watched], [error])
+    resume.click(on_resume, [watched], [error])
+    timer.tick(on_tick, [watched, seen], [progress, chart, seen], show_progress="hidden")
+    watched.change(lambda: "", None, [seen])  # a new run: redraw the chart on the next tick
+    return {"watched": watched, "refresh": (lambda: _watch_update(workspace, None), None, [watched])}
+
+
+def _watch_update(workspace: str, select: str | None) -> Any:
+    """Run dropdown choices; selects ``select``, else the newest active run, else the newest run."""
+    runs = list_runs(workspace)
+    choices = views.run_choices(runs)
+    if select is None and runs:
+        active = [r for r in runs if r.state in ACTIVE_STATES]
+        select = (active or runs)[0].path
+    return gr.update(choices=choices, value=select)
+
+
+def _default_backend() -> str:
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    return backend if backend in BACKENDS else "tensorflow"

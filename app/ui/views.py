@@ -1,0 +1,221 @@
+"""Formatting helpers: engine and data records -> DataFrames and Markdown the tabs display (no I/O)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+TRAIN_SERIES = "train loss"
+VAL_SERIES = "val loss"
+
+
+def loss_frame(records: Iterable[Mapping[str, Any]], run_label: str | None = None) -> pd.DataFrame:
+    """Train loss per logged step and val loss per epoch, long format: columns step, loss, series."""
+    rows = []
+    for record in records:
+        kind, step = record.get("kind"), record.get("step")
+        if step is None:
+            continue
+        if kind == "step" and _finite(record.get("loss")):
+            rows.append((int(step), float(record["loss"]), TRAIN_SERIES))
+        elif kind == "epoch" and _finite(record.get("val_loss")):
+            rows.append((int(step), float(record["val_loss"]), VAL_SERIES))
+    frame = pd.DataFrame(rows, columns=["step", "loss", "series"])
+    if run_label is not None:
+        frame["series"] = run_label + " · " + frame["series"]
+    return frame
+
+
+def overlay_frame(curves: Mapping[str, Iterable[Mapping[str, Any]]]) -> pd.DataFrame:
+    """Loss curves of several runs in one frame, one series per run and curve."""
+    frames = [loss_frame(records, run_label=run_id) for run_id, records in curves.items()]
+    frames = [f for f in frames if not f.empty]
+    if not frames:
+        return pd.DataFrame(columns=["step", "loss", "series"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def count_points(records: Iterable[Mapping[str, Any]]) -> int:
+    """How many points the loss chart holds for these records."""
+    return len(loss_frame(records))
+
+
+def progress_markdown(run_id: str | None, status: Mapping[str, Any], records: list[Mapping[str, Any]]) -> str:
+    """One status line for a run: state, step of total, epoch, last loss, val loss, ETA, chart points."""
+    if not run_id:
+        return "No run yet. Pick a dataset, set the options and press **Start training**."
+    state = str(status.get("state", "unknown"))
+    last_step = next((r for r in reversed(records) if r.get("kind") == "step"), {})
+    last_epoch = next((r for r in reversed(records) if r.get("kind") == "epoch"), {})
+    step = int(status.get("step") or last_step.get("step") or 0)
+    total = status.get("total_steps") or last_step.get("total_steps")
+    parts = [f"**{state}**"]
+    if total:
+        parts.append(f"step {step}/{int(total)} ({100.0 * step / max(1, int(total)):.0f}%)")
+    else:
+        parts.append(f"step {step}")
+    if status.get("epoch"):
+        parts.append(f"epoch {status['epoch']}")
+    if _finite(last_step.get("loss")):
+        parts.append(f"loss {float(last_step['loss']):.4f}")
+    if _finite(last_epoch.get("val_loss")):
+        parts.append(f"val loss {float(last_epoch['val_loss']):.4f}")
+    if state in ("running", "queued") and _finite(status.get("eta_s")):
+        parts.append(f"ETA {format_duration(float(status['eta_s']))}")
+    parts.append(f"{count_points(records)} chart points")
+    line = " · ".join(parts)
+    message = str(status.get("message") or "")
+    return f"Run `{run_id}`: {line}" + (f"\n\n{message}" if message else "")
+
+
+def progress_fraction(status: Mapping[str, Any]) -> float:
+    total = status.get("total_steps") or 0
+    return min(1.0, float(status.get("step") or 0) / total) if total else 0.0
+
+
+def format_duration(seconds: float | None) -> str:
+    """12.3 -> '12s', 125 -> '2m 05s', 3725 -> '1h 02m'."""
+    if seconds is None or not _finite(seconds):
+        return ""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+RUN_COLUMNS = ["id", "task", "model", "data", "backend", "state", "step", "best", "duration"]
+
+
+def runs_frame(summaries: Iterable[Any]) -> pd.DataFrame:
+    """RunSummary objects -> the Runs table."""
+    rows = []
+    for s in summaries:
+        best = f"{s.best_metric} {s.best_value:.4f}" if s.best_value is not None else ""
+        task = s.task + (f" (from {s.from_run})" if s.from_run else "")
+        rows.append(
+            [s.id, task, s.kind, s.data, s.backend, s.state, s.step, best, format_duration(s.duration_s)]
+        )
+    return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def run_choices(summaries: Iterable[Any], tasks: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+    """(label, run path) dropdown choices, optionally only runs of the given tasks."""
+    return [(f"{s.id} · {s.task} · {s.state}", s.path) for s in summaries if tasks is None or s.task in tasks]
+
+
+def class_balance_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Examples per label (most frequent first); empty without a label column."""
+    if "label" not in frame.columns:
+        return pd.DataFrame(columns=["label", "count"])
+    counts = frame["label"].astype(str).value_counts()
+    return pd.DataFrame({"label": counts.index.tolist(), "count": counts.to_numpy().tolist()})
+
+
+def length_histogram_frame(frame: pd.DataFrame, bins: int = 12) -> pd.DataFrame:
+    """Text length (characters) histogram with readable bin labels, in order: columns length, count."""
+    if "text" not in frame.columns or frame.empty:
+        return pd.DataFrame(columns=["length", "count"])
+    lengths = frame["text"].astype(str).str.len()
+    low, high = int(lengths.min()), int(lengths.max())
+    width = max(1, math.ceil((high - low + 1) / bins))
+    edges = list(range(low, high + width + 1, width))
+    counts = pd.cut(lengths, bins=edges, right=False).value_counts(sort=False).to_numpy().tolist()
+    labels = [str(a) if b - a == 1 else f"{a}-{b - 1}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return pd.DataFrame({"length": labels, "count": counts[: len(labels)]})
+
+
+def preview_frame(frame: pd.DataFrame, rows: int = 20, max_chars: int = 200) -> pd.DataFrame:
+    """First rows with long texts cut, so a 1 MB corpus does not land in the browser."""
+    head = frame.head(rows).copy()
+    for column in head.columns:
+        if head[column].dtype == object or str(head[column].dtype).startswith("str"):
+            head[column] = (
+                head[column].astype(str).map(lambda s: s if len(s) <= max_chars else s[:max_chars] + "…")
+            )
+    return head
+
+
+STATS_HIDDEN = ("source", "format", "labelled", "classes", "warnings", "text_column", "label_column")
+
+
+def stats_markdown(stats: Mapping[str, Any], warnings: Iterable[str] = ()) -> str:
+    """data.stats.describe output (and loader warnings) as a compact two-column Markdown table."""
+    items = [(_title(k), _compact(v)) for k, v in stats.items() if k not in STATS_HIDDEN and v is not None]
+    half = (len(items) + 1) // 2
+    left, right = items[:half], items[half:] + [("", "")] * (half - len(items[half:]))
+    lines = ["| statistic | value | statistic | value |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for (a, b), (c, d) in zip(left, right, strict=True)]
+    warning_lines = [f"- ⚠️ {w}" for w in warnings]
+    if warning_lines:
+        lines += ["", "**Warnings**", *warning_lines]
+    return "\n".join(lines)
+
+
+def error_markdown(err: BaseException | str) -> str:
+    """A user-facing error box: the message only, never a traceback."""
+    return f"### ❌ Problem\n\n{err}"
+
+
+def eval_markdown(report: Mapping[str, Any] | None) -> str:
+    """Headline metrics and the per-class table of an eval.json report."""
+    if not report:
+        return "No evaluation report yet (it is written when the run completes)."
+    scalars = [
+        f"**{_title(k)}** {_fmt(v)}"
+        for k, v in report.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and k != "examples"
+    ]
+    text = " · ".join(scalars)
+    if "examples" in report:
+        text += f" · on {report['examples']} {report.get('split', 'test')} examples"
+    per_class = report.get("per_class") or {}
+    if per_class:
+        text += "\n\n| label | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
+        text += "\n".join(
+            f"| {label} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+            for label, m in per_class.items()
+        )
+    return text
+
+
+def confusion_frame(report: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Confusion matrix with label names: rows are true labels, columns predicted labels."""
+    if not report or "confusion_matrix" not in report:
+        return pd.DataFrame()
+    labels = [str(label) for label in report.get("labels", [])]
+    matrix = report["confusion_matrix"]
+    frame = pd.DataFrame(matrix, columns=[f"pred: {label}" for label in labels])
+    frame.insert(0, "true \\ predicted", labels)
+    return frame
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _title(key: str) -> str:
+    return str(key).replace("_", " ")
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{_title(k)} {_compact(v)}" for k, v in list(value.items())[:12])
+    if isinstance(value, list | tuple):
+        return ", ".join(_compact(v) for v in value[:12]) + (" …" if len(value) > 12 else "")
+    return str(value)

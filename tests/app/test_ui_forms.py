@@ -1,0 +1,107 @@
+"""The Train form builds the same RunConfig as the CLI flags, and a size estimate before training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.cli import build_parser, config_from_args
+from app.ui import forms
+from data.errors import DataError
+
+DATASET = {"path": "/data/sms.csv", "text_column": "text", "label_column": "label", "text_mode": None}
+
+
+def _cli(*argv: str):
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_classifier_form_matches_cli_flags(tmp_path: Path) -> None:
+    form = forms.TrainForm(
+        task_label="Classifier",
+        kind="lstm",
+        preset="small",
+        backend="jax",
+        precision="float32",
+        tokenizer="wordpiece",
+        epochs=4,
+        batch_size=16,
+        learning_rate=0.002,
+        seq_len=64,
+        max_steps=60,
+        log_every=2,
+        name="my run",
+    )
+    ui = forms.run_config(str(tmp_path), DATASET, form)
+    cli = _cli(
+        "--workspace",
+        str(tmp_path),
+        "train",
+        "--task",
+        "classifier",
+        "--data",
+        "/data/sms.csv",
+        "--text-column",
+        "text",
+        "--label-column",
+        "label",
+        "--model",
+        "lstm",
+        "--size",
+        "small",
+        "--backend",
+        "jax",
+        "--precision",
+        "float32",
+        "--tokenizer",
+        "wordpiece",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "16",
+        "--lr",
+        "0.002",
+        "--seq-len",
+        "64",
+        "--max-steps",
+        "60",
+        "--name",
+        "my run",
+    )
+    assert ui.train.log_every == 2  # the one knob the CLI has no flag for
+    cli.train.log_every = 2
+    assert ui.to_dict() == cli.to_dict()
+
+
+def test_language_model_form_ignores_label_column_and_zero_max_steps(tmp_path: Path) -> None:
+    form = forms.TrainForm(task_label="Language model (generate text)", max_steps=0, epochs=1)
+    config = forms.run_config(str(tmp_path), DATASET, form)
+    assert config.task == "causal_lm" and config.data.label_column is None and config.train.max_steps is None
+
+
+def test_finetune_form_records_the_parent_run(tmp_path: Path) -> None:
+    form = forms.TrainForm(task_label=forms.FINETUNE_LABEL, from_run="lm-run")
+    config = forms.run_config(str(tmp_path), DATASET, form)
+    assert config.task == "classifier" and config.finetune.from_run == "lm-run"
+    plain = forms.run_config(
+        str(tmp_path), DATASET, forms.TrainForm(task_label="Classifier", from_run="lm-run")
+    )
+    assert plain.finetune.from_run is None  # a stale dropdown value does not turn a run into a fine-tune
+
+
+def test_form_without_dataset_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no dataset"):
+        forms.run_config(str(tmp_path), None, forms.TrainForm(task_label="Classifier"))
+
+
+def test_size_estimate_grows_with_the_preset(tmp_path: Path) -> None:
+    def params(preset: str) -> str:
+        config = forms.run_config(
+            str(tmp_path), DATASET, forms.TrainForm(task_label="Classifier", preset=preset)
+        )
+        return forms.size_estimate(config, num_classes=3)
+
+    tiny, small = params("tiny"), params("small")
+    assert "parameters" in tiny and "to train at batch 32" in tiny
+    assert tiny != small

@@ -1,0 +1,148 @@
+"""Formatting helpers of the UI: metrics, runs, datasets and reports -> DataFrames and Markdown."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from app.ui import views
+from models.run_dir import RunSummary
+
+RECORDS = [
+    {"kind": "step", "step": 2, "loss": 0.9, "total_steps": 6},
+    {"kind": "step", "step": 4, "loss": 0.7, "total_steps": 6},
+    {"kind": "epoch", "step": 4, "epoch": 1, "loss": 0.8, "val_loss": 0.75},
+    {"kind": "event", "event": "resumed", "step": 4},
+    {"kind": "step", "step": 6, "loss": float("nan"), "total_steps": 6},
+    {"kind": "step", "step": 6, "loss": 0.5, "total_steps": 6},
+]
+
+
+def test_loss_frame_has_train_points_per_step_and_val_points_per_epoch() -> None:
+    frame = views.loss_frame(RECORDS)
+    assert list(frame.columns) == ["step", "loss", "series"]
+    train = frame[frame.series == views.TRAIN_SERIES]
+    val = frame[frame.series == views.VAL_SERIES]
+    assert train.step.tolist() == [2, 4, 6] and train.loss.tolist() == [0.9, 0.7, 0.5]  # NaN dropped
+    assert val.step.tolist() == [4] and val.loss.tolist() == [0.75]
+    assert views.count_points(RECORDS) == 4
+    assert views.loss_frame([]).empty
+
+
+def test_overlay_frame_names_series_by_run() -> None:
+    frame = views.overlay_frame({"run-a": RECORDS, "run-b": RECORDS[:1], "empty": []})
+    assert set(frame.series) == {"run-a · train loss", "run-a · val loss", "run-b · train loss"}
+    assert views.overlay_frame({}).empty
+
+
+def test_progress_markdown_reports_step_total_eta_and_points() -> None:
+    status = {"state": "running", "step": 3, "total_steps": 6, "epoch": 1, "eta_s": 75, "message": "training"}
+    text = views.progress_markdown("run-a", status, RECORDS)
+    assert "**running**" in text and "step 3/6 (50%)" in text and "ETA 1m 15s" in text
+    assert "loss 0.5000" in text and "val loss 0.7500" in text and "4 chart points" in text
+    assert "ETA" not in views.progress_markdown("run-a", {**status, "state": "completed"}, RECORDS)
+    assert "No run yet" in views.progress_markdown(None, {}, [])
+    assert views.progress_fraction(status) == 0.5 and views.progress_fraction({}) == 0.0
+
+
+def test_format_duration() -> None:
+    assert views.format_duration(12.3) == "12s"
+    assert views.format_duration(125) == "2m 05s"
+    assert views.format_duration(3725) == "1h 02m"
+    assert views.format_duration(None) == "" and views.format_duration(math.inf) == ""
+
+
+def _summary(**kw) -> RunSummary:
+    base = dict(
+        id="r1",
+        path="/w/runs/r1",
+        task="classifier",
+        kind="transformer",
+        data="d.csv",
+        backend="tensorflow",
+        state="completed",
+        step=60,
+        best_metric="macro_f1",
+        best_value=0.91234,
+        duration_s=65.0,
+        message="done",
+    )
+    return RunSummary(**{**base, **kw})
+
+
+def test_runs_frame_and_choices() -> None:
+    runs = [
+        _summary(),
+        _summary(id="r2", path="/w/runs/r2", task="causal_lm", best_value=None, from_run=None),
+    ]
+    frame = views.runs_frame(runs)
+    assert frame.columns.tolist() == views.RUN_COLUMNS
+    assert frame.iloc[0].tolist() == [
+        "r1",
+        "classifier",
+        "transformer",
+        "d.csv",
+        "tensorflow",
+        "completed",
+        60,
+        "macro_f1 0.9123",
+        "1m 05s",
+    ]
+    assert frame.iloc[1]["best"] == ""
+    assert views.runs_frame([_summary(from_run="lm-1")]).iloc[0]["task"] == "classifier (from lm-1)"
+    assert views.run_choices(runs, ("causal_lm",)) == [("r2 · causal_lm · completed", "/w/runs/r2")]
+    assert len(views.run_choices(runs)) == 2
+
+
+def test_class_balance_and_length_histogram() -> None:
+    frame = pd.DataFrame({"text": ["a" * n for n in (1, 2, 3, 10, 10)], "label": ["x", "y", "x", "x", "y"]})
+    balance = views.class_balance_frame(frame)
+    assert balance.to_dict("list") == {"label": ["x", "y"], "count": [3, 2]}
+    assert views.class_balance_frame(frame[["text"]]).empty
+    hist = views.length_histogram_frame(frame, bins=4)
+    assert hist["count"].sum() == 5
+    assert (
+        hist["length"].iloc[0].startswith("1") and hist["count"].iloc[-1] == 2
+    )  # the two longest share a bin
+    same = views.length_histogram_frame(pd.DataFrame({"text": ["ab", "cd"]}))
+    assert same.to_dict("list") == {"length": ["2"], "count": [2]}
+
+
+def test_preview_frame_cuts_long_texts_and_rows() -> None:
+    frame = pd.DataFrame({"text": ["x" * 500] * 30, "n": range(30)})
+    head = views.preview_frame(frame, rows=5, max_chars=10)
+    assert len(head) == 5 and head["text"].iloc[0] == "x" * 10 + "…" and head["n"].tolist() == [0, 1, 2, 3, 4]
+
+
+def test_stats_markdown_is_a_table_with_warnings() -> None:
+    text = views.stats_markdown({"rows": 5, "chars": {"p50": 2.0, "max": 10}, "source": "/x"}, ["odd bytes"])
+    assert "| rows | 5 |" in text and "p50 2" in text and "/x" not in text
+    assert "⚠️ odd bytes" in text
+
+
+def test_eval_markdown_and_confusion_frame() -> None:
+    report = {
+        "accuracy": 0.75,
+        "macro_f1": 0.7,
+        "examples": 4,
+        "split": "test",
+        "labels": ["ham", "spam"],
+        "confusion_matrix": [[2, 0], [1, 1]],
+        "per_class": {
+            "ham": {"precision": 0.667, "recall": 1.0, "f1": 0.8, "support": 2},
+            "spam": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2},
+        },
+    }
+    text = views.eval_markdown(report)
+    assert (
+        "**accuracy** 0.7500" in text and "on 4 test examples" in text and "| spam | 1.000 | 0.500 |" in text
+    )
+    confusion = views.confusion_frame(report)
+    assert confusion.columns.tolist() == ["true \\ predicted", "pred: ham", "pred: spam"]
+    assert confusion.iloc[1].tolist() == ["spam", 1, 1]
+    assert "No evaluation report" in views.eval_markdown(None) and views.confusion_frame(None).empty
+
+
+def test_error_markdown_shows_the_message_only() -> None:
+    assert views.error_markdown(ValueError("file 'x.csv': bad")).endswith("file 'x.csv': bad")
