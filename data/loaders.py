@@ -1,0 +1,220 @@
+"""Load a user's dataset file into a validated frame with a ``text`` and an optional ``label`` column."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data.columns import detect_columns
+from data.errors import DataError
+from data.readers import FORMATS, SAVE_AS_HINT, RawTable, read_table
+from data.truncation import TruncationReport, truncate_report
+
+__all__ = ["FORMATS", "LoadedDataset", "TruncationReport", "load_dataset", "truncate_report"]
+
+TEXT_MODES = ("lines", "corpus")
+_SHOW_ROWS = 5
+
+
+@dataclass
+class LoadedDataset:
+    """A loaded file. ``frame`` has ``text`` (and ``label`` when labelled) as strings; its index holds the
+    row numbers users see (``row_convention`` says which), so later messages can point at a row."""
+
+    frame: pd.DataFrame
+    text_column: str | None  # None for plain-text files
+    label_column: str | None
+    source: str
+    warnings: list[str] = field(default_factory=list)
+    format: str = ""
+    text_mode: str | None = None  # "lines" / "corpus" for .txt files
+    row_convention: str = ""
+    empty_rows_dropped: int = 0
+    cut_at_max_rows: int | None = None  # set when the file had more rows than max_rows
+    truncation: TruncationReport | None = None  # filled in by the engine after tokenizing
+
+    @property
+    def labelled(self) -> bool:
+        return "label" in self.frame.columns
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(self.frame["label"].unique().tolist()) if self.labelled else []
+
+
+def load_dataset(
+    path: str | os.PathLike,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    text_mode: str = "corpus",
+    need_labels: bool = False,
+    max_rows: int | None = None,
+) -> LoadedDataset:
+    """Read, validate and normalize ``path``. Raises ``DataError`` (never anything else) for bad input.
+
+    Labels are read when ``need_labels`` (detected if ``label_column`` is None) or when ``label_column``
+    is given. Plain-text files give one document per non-empty line (``text_mode="lines"``) or a single
+    document (``"corpus"``).
+    """
+    file = Path(path)
+    name = str(path)
+    fmt = _check_file(file, name)
+    if text_mode not in TEXT_MODES:
+        raise DataError(f"unknown text mode '{text_mode}'.", hint="Use 'lines' or 'corpus'.")
+    if max_rows is not None and max_rows < 1:
+        raise DataError(
+            f"max_rows must be at least 1, got {max_rows}.", hint="Leave it empty to use every row."
+        )
+    want_label = need_labels or label_column is not None
+    if fmt == "txt" and want_label:
+        raise DataError(
+            "is a plain-text file, so it has no labels.",
+            file=name,
+            hint="Use a CSV/TSV/JSONL/Parquet file with a label column, or pick a language-model task.",
+        )
+    raw = read_table(file, fmt, text_mode=text_mode, max_rows=max_rows)
+    warnings = list(raw.warnings)
+    if fmt == "txt":
+        text_col, label_col = None, None
+        texts = raw.frame["text"].astype(object)
+    else:
+        text_col, label_col = detect_columns(
+            raw.frame,
+            file=name,
+            text_column=text_column,
+            label_column=label_column,
+            want_label=want_label,
+            nested=raw.nested,
+        )
+        texts = _text_values(raw, text_col, name)
+    empty = pd.Series([not t.strip() for t in texts], index=texts.index, dtype=bool)
+    if empty.all():
+        raise DataError(
+            "is empty in every row: there is no text to learn from.",
+            file=name,
+            column=text_col,
+            hint="Pass the column that holds the text with --text-column."
+            if text_col
+            else "Put some text in the file.",
+        )
+    frame = pd.DataFrame({"text": texts})
+    if label_col is not None:
+        if label_col in raw.nested:
+            raise DataError(
+                f"holds nested values ({raw.nested[label_col]}), not labels.",
+                file=name,
+                column=label_col,
+                hint="Pass a column with one plain label per row with --label-column.",
+            )
+        frame["label"] = raw.frame[label_col].map(_label_to_str).astype(object)
+    dropped = int(empty.sum())
+    if dropped:
+        warnings.append(
+            f"Dropped {dropped} row(s) with empty text in column '{text_col}': {_rows(empty[empty].index)} "
+            f"({raw.row_convention})."
+        )
+        frame = frame[~empty.to_numpy()]
+    if label_col is not None:
+        _check_labels(frame, name, label_col, raw.row_convention, need_labels)
+        frame["label"] = frame["label"].astype(str)
+    if raw.cut_at is not None:
+        warnings.append(f"Kept the first {raw.cut_at} rows of '{name}' (max_rows); the rest were ignored.")
+    frame.index.name = "row"
+    return LoadedDataset(
+        frame=frame,
+        text_column=text_col,
+        label_column=label_col,
+        source=name,
+        warnings=warnings,
+        format=raw.format,
+        text_mode=text_mode if fmt == "txt" else None,
+        row_convention=raw.row_convention,
+        empty_rows_dropped=dropped,
+        cut_at_max_rows=raw.cut_at,
+    )
+
+
+def _check_file(file: Path, name: str) -> str:
+    if not file.exists():
+        raise DataError(
+            "was not found.", file=name, hint=f"Check the path (relative paths start at {Path.cwd()})."
+        )
+    if file.is_dir():
+        raise DataError("is a folder, not a file.", file=name, hint="Pass the path of the data file itself.")
+    fmt = FORMATS.get(file.suffix.lower())
+    if fmt is None:
+        supported = ", ".join(FORMATS)
+        hint = SAVE_AS_HINT
+        if file.suffix.lower() in (".xlsx", ".xls", ".ods"):
+            hint = "Save the sheet as CSV (UTF-8) from your spreadsheet program."
+        raise DataError(
+            f"has an unsupported file type '{file.suffix or '(none)'}'; supported: {supported}.",
+            file=name,
+            hint=hint,
+        )
+    if file.stat().st_size == 0:
+        raise DataError("is empty (0 bytes).", file=name, hint="Choose the file that holds your data.")
+    return fmt
+
+
+def _text_values(raw: RawTable, column: str, name: str) -> pd.Series:
+    if column in raw.nested:
+        raise DataError(
+            f"holds nested values ({raw.nested[column]}), not plain text.",
+            file=name,
+            column=column,
+            hint="Pass a column of plain strings with --text-column, or flatten the data first.",
+        )
+    values = raw.frame[column]
+    return values.map(lambda v: "" if _missing(v) else str(v)).astype(object)
+
+
+def _missing(value: object) -> bool:
+    if value is None or value is pd.NA:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _label_to_str(value: object) -> str | None:
+    """0/1 stay "0"/"1"; integral floats (Parquet ints with gaps become floats) drop the ".0"."""
+    if _missing(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value)).lower()
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, list | dict | np.ndarray):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _rows(index: pd.Index) -> str:
+    numbers = [str(n) for n in index[:_SHOW_ROWS]]
+    more = len(index) - len(numbers)
+    return ", ".join(numbers) + (f" and {more} more" if more else "")
+
+
+def _check_labels(frame: pd.DataFrame, name: str, column: str, convention: str, need_labels: bool) -> None:
+    blank = frame["label"].isna()
+    if blank.any():
+        raise DataError(
+            f"{int(blank.sum())} row(s) have no label: rows {_rows(frame.index[blank.to_numpy()])} ({convention}).",
+            file=name,
+            column=column,
+            hint="Fill in a label for every row, or delete those rows.",
+        )
+    classes = frame["label"].unique()
+    if need_labels and len(classes) < 2:
+        raise DataError(
+            f"has only one class ('{classes[0]}'); a classifier needs at least two.",
+            file=name,
+            column=column,
+            hint="Add examples of the other classes, or check that --label-column names the right column.",
+        )

@@ -1,0 +1,318 @@
+"""Read one file into a raw table: check the bytes, pick the text encoding, parse by file extension."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from data.errors import DataError
+
+FORMATS: dict[str, str] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".txt": "txt",
+}
+SAVE_AS_HINT = "Export the data as UTF-8 text: CSV, TSV, JSON Lines, JSON records, Parquet or plain .txt."
+
+# Row-number conventions, quoted in messages so users know how to find the row.
+SPREADSHEET_ROWS = "row numbers as a spreadsheet shows them: the header is row 1, the first data row is row 2"
+FILE_LINES = "line numbers in the file, starting at 1"
+RECORDS = "record numbers, 1 = the first record"
+
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx or Word .docx file is one)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"PAR1", "a Parquet file"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel/Word document"),
+    (b"SQLite format 3", "an SQLite database"),
+)
+# Control bytes that never occur in real text (tab, newlines and form feed are allowed).
+_CONTROL_BYTES = frozenset(range(0, 9)) | {11} | frozenset(range(14, 32)) | {127}
+
+
+@dataclass
+class RawTable:
+    """A parsed file before column selection. ``frame.index`` holds the user-facing row numbers."""
+
+    frame: pd.DataFrame
+    format: str
+    row_convention: str
+    warnings: list[str] = field(default_factory=list)
+    nested: dict[str, str] = field(default_factory=dict)  # column -> type, for list/struct values
+    cut_at: int | None = None  # max_rows, when the file had more rows than that
+
+
+def decode_text(raw: bytes, name: str) -> tuple[str, list[str]]:
+    """Decode file bytes: BOMs first, then UTF-8, then Windows-1252/Latin-1 with a warning."""
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec), []
+            except UnicodeDecodeError as err:
+                raise DataError(
+                    f"starts with a {codec.upper()} byte-order mark but byte {err.start} is not valid {codec.upper()}.",
+                    file=name,
+                    hint="Re-save the file as UTF-8.",
+                ) from None
+    kind = _magic_kind(raw)
+    if kind or b"\x00" in raw:
+        what = kind or "binary data (it contains NUL bytes)"
+        hint = SAVE_AS_HINT
+        if kind is None:
+            hint = "If it is UTF-16 text without a byte-order mark, re-save it as UTF-8. " + SAVE_AS_HINT
+        raise DataError(f"is not a text file: it looks like {what}.", file=name, hint=hint)
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError as err:
+        if _looks_binary(raw):
+            raise DataError(
+                "is not a text file: it holds binary data that no text encoding can read.",
+                file=name,
+                hint=SAVE_AS_HINT,
+            ) from None
+        line = raw[: err.start].count(b"\n") + 1
+    try:
+        text, encoding = raw.decode("cp1252"), "Windows-1252"
+    except UnicodeDecodeError:  # five byte values are undefined in cp1252; Latin-1 maps every byte
+        text, encoding = raw.decode("latin-1"), "Latin-1"
+    warning = (
+        f"File '{name}' is not valid UTF-8 (first bad byte on line {line}); it was read as {encoding}. "
+        "If accented characters look wrong, re-save the file as UTF-8."
+    )
+    return text, [warning]
+
+
+def read_table(path: Path, fmt: str, *, text_mode: str, max_rows: int | None) -> RawTable:
+    """Parse ``path`` (already known to exist and be non-empty) as ``fmt``."""
+    name = str(path)
+    if fmt == "parquet":
+        return _read_parquet(path, name, max_rows)
+    text, warnings = decode_text(path.read_bytes(), name)
+    if fmt in ("csv", "tsv"):
+        table = _read_delimited(text, "\t" if fmt == "tsv" else ",", name, max_rows)
+    elif fmt == "jsonl":
+        table = _read_jsonl(text, name, max_rows)
+    elif fmt == "json":
+        table = _read_json(text, name, max_rows)
+    else:
+        table = _read_plain(text, name, text_mode, max_rows)
+    table.warnings[:0] = warnings
+    return table
+
+
+def _magic_kind(raw: bytes) -> str | None:
+    for magic, kind in _MAGIC:
+        if raw.startswith(magic):
+            return kind
+    return None
+
+
+def _looks_binary(raw: bytes) -> bool:
+    sample = raw[:8192]
+    controls = sum(1 for byte in sample if byte in _CONTROL_BYTES)
+    return controls > 0.05 * len(sample)
+
+
+def _cut(frame: pd.DataFrame, max_rows: int | None) -> tuple[pd.DataFrame, int | None]:
+    """Keep the first ``max_rows`` rows; readers fetch one extra row so we know whether we cut."""
+    if max_rows is not None and len(frame) > max_rows:
+        return frame.iloc[:max_rows], max_rows
+    return frame, None
+
+
+def _read_delimited(text: str, sep: str, name: str, max_rows: int | None) -> RawTable:
+    kind = "TSV" if sep == "\t" else "CSV"
+    try:
+        # dtype=str keeps labels like 0/1 and texts like "NA" exactly as written; only blanks are missing.
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            nrows=None if max_rows is None else max_rows + 1,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            "holds only blank lines: there is no header and no data.", file=name, hint=SAVE_AS_HINT
+        ) from None
+    except pd.errors.ParserError as err:
+        raise _parser_error(str(err), name, kind) from None
+    if frame.empty:
+        columns = ", ".join(str(c) for c in frame.columns)
+        raise DataError(
+            f"has a header row ({columns}) but no data rows.",
+            file=name,
+            hint="Add at least one row of data below the header.",
+        )
+    frame, cut_at = _cut(frame, max_rows)
+    frame.index = pd.RangeIndex(2, 2 + len(frame))  # spreadsheet rows: header is row 1
+    return RawTable(frame, kind.lower(), SPREADSHEET_ROWS, cut_at=cut_at)
+
+
+def _parser_error(message: str, name: str, kind: str) -> DataError:
+    fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if fields:
+        expected, row, saw = (int(g) for g in fields.groups())
+        return DataError(
+            f"has {saw} fields but the header has {expected} ({SPREADSHEET_ROWS}).",
+            file=name,
+            row=row,
+            hint=f'Put text that contains the separator in double quotes ("...") or fix that row of the {kind}.',
+        )
+    eof = re.search(r"EOF inside string starting at row (\d+)", message)
+    if eof:
+        return DataError(
+            f"opens a quoted field that is never closed ({SPREADSHEET_ROWS}).",
+            file=name,
+            row=int(eof.group(1)) + 1,
+            hint='Add the missing closing double quote ("), or double any quote inside quoted text ("").',
+        )
+    return DataError(f"could not be parsed as {kind}: {message.strip()}", file=name, hint=SAVE_AS_HINT)
+
+
+def _records_table(records: list[dict[str, Any]], numbers: list[int], fmt: str, convention: str) -> RawTable:
+    frame = pd.DataFrame.from_records(records)
+    frame.index = pd.Index(numbers)
+    nested = {}
+    for column in frame.columns:
+        kinds = {type(v).__name__ for v in frame[column] if isinstance(v, list | dict)}
+        if kinds:
+            nested[str(column)] = " / ".join(sorted("list" if k == "list" else "object" for k in kinds))
+    frame.columns = [str(c) for c in frame.columns]
+    return RawTable(frame, fmt, convention, nested=nested)
+
+
+def _read_jsonl(text: str, name: str, max_rows: int | None) -> RawTable:
+    records, numbers = [], []
+    # split("\n"), not splitlines(): JSON strings may legally hold U+2028 and other line separators.
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if max_rows is not None and len(records) == max_rows:
+            table = _records_table(records, numbers, "jsonl", FILE_LINES)
+            table.cut_at = max_rows
+            return table
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(
+                f"line {number} is not valid JSON ({err.msg} at character {err.colno}).",
+                file=name,
+                row=number,
+                hint='Fix or delete that line: each line must be one JSON object, like {"text": "...", "label": "..."}.',
+            ) from None
+        if not isinstance(record, dict):
+            raise DataError(
+                f"line {number} is a JSON {type(record).__name__}, not an object.",
+                file=name,
+                row=number,
+                hint='Each line must be one JSON object, like {"text": "...", "label": "..."}.',
+            )
+        records.append(record)
+        numbers.append(number)
+    if not records:
+        raise DataError(
+            "holds no JSON objects (only blank lines).", file=name, hint="Add one JSON object per line."
+        )
+    return _records_table(records, numbers, "jsonl", FILE_LINES)
+
+
+def _read_json(text: str, name: str, max_rows: int | None) -> RawTable:
+    try:
+        payload = json.loads(text)
+    except json.JSONDecodeError as err:
+        hint = "Fix the JSON syntax there; the file must hold an array of objects: [{...}, {...}]."
+        if err.msg == "Extra data":
+            hint = "This looks like JSON Lines (one object per line): rename the file to .jsonl."
+        raise DataError(
+            f"is not valid JSON: {err.msg} at line {err.lineno}, character {err.colno}.",
+            file=name,
+            row=err.lineno,
+            hint=hint,
+        ) from None
+    if isinstance(payload, dict):
+        lists = [v for v in payload.values() if isinstance(v, list)]
+        if len(payload) == 1 and lists:  # {"data": [{...}, ...]}
+            payload = lists[0]
+        elif lists and len(lists) == len(payload) and len({len(v) for v in lists}) == 1:  # {"col": [...]}
+            payload = pd.DataFrame(payload).to_dict("records")
+    if not isinstance(payload, list) or not all(isinstance(r, dict) for r in payload):
+        raise DataError(
+            'must hold an array of records (JSON objects), like [{"text": "...", "label": "..."}].',
+            file=name,
+            hint="Convert it to that shape, or use JSON Lines (.jsonl) with one object per line.",
+        )
+    if not payload:
+        raise DataError(
+            "holds an empty array: there are no records.", file=name, hint="Add at least one record."
+        )
+    cut_at = None
+    if max_rows is not None and len(payload) > max_rows:
+        payload, cut_at = payload[:max_rows], max_rows
+    table = _records_table(payload, list(range(1, len(payload) + 1)), "json", RECORDS)
+    table.cut_at = cut_at
+    return table
+
+
+def _read_parquet(path: Path, name: str, max_rows: int | None) -> RawTable:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise DataError(
+            f"is not a readable Parquet file ({err}).",
+            file=name,
+            hint="Re-export it, or save the data as CSV.",
+        ) from None
+    if table.num_rows == 0:
+        columns = ", ".join(table.column_names)
+        raise DataError(
+            f"has columns ({columns}) but no rows.", file=name, hint="Add at least one row of data."
+        )
+    nested = {f.name: str(f.type) for f in table.schema if pa.types.is_nested(f.type)}
+    cut_at = None
+    if max_rows is not None and table.num_rows > max_rows:
+        table, cut_at = table.slice(0, max_rows), max_rows
+    frame = table.to_pandas()
+    frame.columns = [str(c) for c in frame.columns]
+    frame.index = pd.RangeIndex(1, 1 + len(frame))
+    return RawTable(frame, "parquet", RECORDS, nested=nested, cut_at=cut_at)
+
+
+def _read_plain(text: str, name: str, text_mode: str, max_rows: int | None) -> RawTable:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text_mode == "corpus":
+        frame = pd.DataFrame({"text": [text]}, index=pd.Index([1]))
+        return RawTable(frame, "txt", FILE_LINES)
+    # Blank lines separate documents in "lines" mode, so they are not reported as dropped rows.
+    pairs = [(n, line) for n, line in enumerate(text.split("\n"), start=1) if line.strip()]
+    cut_at = None
+    if max_rows is not None and len(pairs) > max_rows:
+        pairs, cut_at = pairs[:max_rows], max_rows
+    frame = pd.DataFrame({"text": [line for _, line in pairs]}, index=pd.Index([n for n, _ in pairs]))
+    return RawTable(frame, "txt", FILE_LINES, cut_at=cut_at)
