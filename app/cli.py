@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
 
     ui = sub.add_parser("ui", help="launch the local web app (the default command)")
-    ui.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)")
+    ui.add_argument(
+        "--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)"
+    )
     ui.add_argument("--port", type=int, default=7860)
     ui.add_argument("--share", action="store_true", help="open a public share link (off unless asked)")
 
@@ -183,7 +185,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from models.evaluation import evaluate_saved_run
 
     report = evaluate_saved_run(run)
-    print(json.dumps({k: v for k, v in report.items() if k not in ("confusion_matrix", "per_class")}, indent=2))
+    print(
+        json.dumps({k: v for k, v in report.items() if k not in ("confusion_matrix", "per_class")}, indent=2)
+    )
     return 0
 
 

@@ -30,6 +30,7 @@ class EngineMonitor(keras.callbacks.Callback):
         save_checkpoint: Callable[[int], None],
         started_at: float,
         elapsed_before: float = 0.0,
+        time_budget_s: float | None = None,
     ) -> None:
         super().__init__()
         self.run = run
@@ -39,10 +40,11 @@ class EngineMonitor(keras.callbacks.Callback):
         self.log_every = max(1, log_every)
         self.checkpoint_every = max(1, checkpoint_every)
         self.save_checkpoint = save_checkpoint
+        self.time_budget_s = time_budget_s
         self.started_at = started_at
         self.elapsed_before = elapsed_before
         self.epoch = 0
-        self.stop_reason: str | None = None  # "stopped" or "nan"
+        self.stop_reason: str | None = None  # "stopped", "budget" or "nan"
         self.failure: str | None = None
         self._fit_start_step = start_step
         self._window_start = (time.perf_counter(), start_step)
@@ -75,6 +77,10 @@ class EngineMonitor(keras.callbacks.Callback):
             self.stop_reason = "stopped"
             self.model.stop_training = True
             return
+        if self.time_budget_s is not None and self.elapsed() >= self.time_budget_s:
+            self.stop_reason = "budget"
+            self.model.stop_training = True
+            return
         if self.step - self._last_checkpoint_step >= self.checkpoint_every:
             self.save_checkpoint(self.step)
             self._last_checkpoint_step = self.step
@@ -85,7 +91,12 @@ class EngineMonitor(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if self.stop_reason == "nan":
             return
-        record = {"kind": "epoch", "step": self.step, "epoch": epoch + 1, "elapsed_s": round(self.elapsed(), 3)}
+        record = {
+            "kind": "epoch",
+            "step": self.step,
+            "epoch": epoch + 1,
+            "elapsed_s": round(self.elapsed(), 3),
+        }
         record.update({k: _num(v) for k, v in (logs or {}).items()})
         self.run.log_metrics(record)
 

@@ -75,6 +75,7 @@ class TrainConfig:
     clip_norm: float = 1.0
     max_steps: int | None = None  # stop after this many optimizer steps in total
     steps_per_epoch: int | None = None  # None: one pass over the training split
+    time_budget_s: float | None = None  # stop (and finish normally) after this much training time
     early_stopping_patience: int | None = 3  # epochs without val improvement; None: off
     log_every: int = 10
     checkpoint_every: int = 200  # steps; a checkpoint is also written at each epoch end and on stop

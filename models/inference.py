@@ -56,7 +56,9 @@ def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, float]]:
     from data.pipelines import pack_for_classification
 
     if loaded.task != "classifier":
-        raise DataError(f"run '{loaded.run.id}' is a {loaded.task} run, not a classifier", hint="pick a classifier run.")
+        raise DataError(
+            f"run '{loaded.run.id}' is a {loaded.task} run, not a classifier", hint="pick a classifier run."
+        )
     ids, _ = pack_for_classification(loaded.tokenizer, list(texts), loaded.seq_len)
     logits = loaded.model.predict(ids, verbose=0)
     probs = keras.ops.convert_to_numpy(keras.ops.softmax(keras.ops.convert_to_tensor(logits), axis=-1))
@@ -67,7 +69,9 @@ def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, float]]:
     return out
 
 
-def make_sampler(temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None) -> Any:
+def make_sampler(
+    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None
+) -> Any:
     """Greedy at temperature 0; otherwise top-p (optionally capped at k), top-k, or plain random sampling."""
     import keras_hub
 

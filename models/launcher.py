@@ -35,7 +35,16 @@ def _spawn(run: RunDir) -> subprocess.Popen:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     log = open(run.log_path, "ab")  # noqa: SIM115  the child owns it
     process = subprocess.Popen(
-        [sys.executable, "-m", "app", "--workspace", str(config.workspace), "resume", str(run.path), "--quiet"],
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "--workspace",
+            str(config.workspace),
+            "resume",
+            str(run.path),
+            "--quiet",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

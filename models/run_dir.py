@@ -155,7 +155,9 @@ class RunDir:
     def request_stop(self) -> None:
         self.stop_flag.write_text("stop requested\n", encoding="utf-8")
         if self.status().get("state") in ("queued", "running"):
-            self.write_status(state="stopping", message="stop requested; saving a checkpoint at the next step")
+            self.write_status(
+                state="stopping", message="stop requested; saving a checkpoint at the next step"
+            )
 
     def stop_requested(self) -> bool:
         return self.stop_flag.exists()

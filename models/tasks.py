@@ -54,7 +54,9 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None = None) -> Pre
     try:
         preparer = PREPARERS[config.task]
     except KeyError:
-        raise ValueError(f"task '{config.task}' has no data preparation; known: {', '.join(PREPARERS)}") from None
+        raise ValueError(
+            f"task '{config.task}' has no data preparation; known: {', '.join(PREPARERS)}"
+        ) from None
     return preparer(config, run, tokenizer)
 
 
@@ -77,10 +79,12 @@ def prepare_causal_lm(config: RunConfig, run: RunDir, tokenizer: Any | None) -> 
     texts = loaded.frame["text"].tolist()
     if len(texts) == 1:
         parts = split_corpus(texts[0], d.val_fraction, d.test_fraction)
-        train_texts, val_texts, test_texts = [parts[0]], [parts[1]], [parts[2]]
+        train_texts, val_texts, test_texts = [parts.train], [parts.val], [parts.test]
     else:
         splits = split_frame(loaded.frame, d.val_fraction, d.test_fraction, seed=d.seed, stratify=False)
-        train_texts, val_texts, test_texts = (s["text"].tolist() for s in (splits.train, splits.val, splits.test))
+        train_texts, val_texts, test_texts = (
+            s["text"].tolist() for s in (splits.train, splits.val, splits.test)
+        )
     tokenizer = tokenizer_for(config, run, train_texts, tokenizer)
     streams = [encode_documents_for_lm(tokenizer, part) for part in (train_texts, val_texts, test_texts)]
     for name, stream in zip(("training", "validation"), streams[:2], strict=True):
@@ -93,7 +97,9 @@ def prepare_causal_lm(config: RunConfig, run: RunDir, tokenizer: Any | None) -> 
     def eval_set(stream: np.ndarray) -> Any | None:
         if len(stream) <= m.seq_len:
             return None
-        return causal_lm_dataset(stream, m.seq_len, t.batch_size, shuffle=False, seed=t.seed, drop_remainder=False)
+        return causal_lm_dataset(
+            stream, m.seq_len, t.batch_size, shuffle=False, seed=t.seed, drop_remainder=False
+        )
 
     report = {
         "stats": describe(loaded),
@@ -141,7 +147,7 @@ def prepare_classifier(config: RunConfig, run: RunDir, tokenizer: Any | None) ->
         return classification_dataset(x, y, t.batch_size, shuffle=False, seed=t.seed)
 
     truncated = tr_cut + va_cut + te_cut
-    warnings = list(loaded.warnings) + list(getattr(splits, "warnings", []) or [])
+    warnings = list(loaded.warnings) + list(splits.warnings)
     if truncated:
         warnings.append(
             f"{truncated} of {len(loaded.frame)} texts were longer than the model's sequence length "

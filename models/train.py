@@ -39,7 +39,9 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
         run.write_status(state="failed", message=str(err), pid=None)
         raise
     except KeyboardInterrupt:
-        run.write_status(state="stopped", message="interrupted (Ctrl-C); resume continues from the last checkpoint")
+        run.write_status(
+            state="stopped", message="interrupted (Ctrl-C); resume continues from the last checkpoint"
+        )
         raise
     except Exception as err:
         run.write_status(state="failed", message=f"{type(err).__name__}: {err}", pid=None)
@@ -51,6 +53,7 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
 def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None:
     import keras
 
+    import models.builders  # noqa: F401  registers our layers so checkpoints load in safe mode
     from models import lineage
     from models.callbacks import EngineMonitor, ProgressBar
     from models.evaluation import evaluate_run
@@ -91,12 +94,16 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         started = time.time()
 
         def save_last(step: int) -> None:
-            save_checkpoint(model, run, {
-                "step": step,
-                "best_val_loss": best,
-                "epochs_without_improvement": bad_epochs,
-                "elapsed_s": elapsed_before + time.time() - started,
-            })
+            save_checkpoint(
+                model,
+                run,
+                {
+                    "step": step,
+                    "best_val_loss": best,
+                    "epochs_without_improvement": bad_epochs,
+                    "elapsed_s": elapsed_before + time.time() - started,
+                },
+            )
 
         monitor = EngineMonitor(
             run,
@@ -108,6 +115,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             save_checkpoint=save_last,
             started_at=started,
             elapsed_before=elapsed_before,
+            time_budget_s=t.time_budget_s,
         )
         callbacks: list[Any] = [monitor]
         bar = ProgressBar(total_steps, start_step) if verbose else None
@@ -136,6 +144,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
                 initial_epoch=epoch,
                 validation_data=prepared.val,
                 callbacks=callbacks,
+                shuffle=False,  # the pipeline already shuffles, deterministically per epoch
                 verbose=0,
             )
             step = monitor.step
@@ -145,7 +154,10 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
                     bar.close()
                 return
             val_loss = _last(history.history.get("val_loss"))
-            epoch_done = monitor.stop_reason is None
+            epoch_done = monitor.stop_reason in (
+                None,
+                "budget",
+            )  # a user stop mid-epoch is not an evaluation point
             if val_loss is not None and epoch_done:
                 if val_loss < best:
                     best, bad_epochs = val_loss, 0
@@ -158,8 +170,13 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             if monitor.stop_reason == "stopped":
                 outcome = "stopped"
                 break
+            if monitor.stop_reason == "budget":
+                run.log_metrics({"kind": "event", "event": "time_budget", "step": step, "epoch": epoch + 1})
+                break
             if t.early_stopping_patience is not None and bad_epochs >= t.early_stopping_patience:
-                run.log_metrics({"kind": "event", "event": "early_stopping", "step": step, "epoch": epoch + 1})
+                run.log_metrics(
+                    {"kind": "event", "event": "early_stopping", "step": step, "epoch": epoch + 1}
+                )
                 break
             epoch, in_epoch = epoch + 1, 0
         if bar:
@@ -168,14 +185,19 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         if outcome == "stopped":
             run.clear_stop()
             run.write_status(
-                state="stopped", message=f"stopped at step {step}; resume continues from here", step=step, pid=None
+                state="stopped",
+                message=f"stopped at step {step}; resume continues from here",
+                step=step,
+                pid=None,
             )
             return
 
         run.write_status(message="evaluating", step=step)
         final = run.best_checkpoint if run.best_checkpoint.exists() else run.last_checkpoint
         _copy_atomic(final, run.model_path)
-        report = evaluate_run(run, keras.models.load_model(run.model_path, compile=True, safe_mode=True), prepared)
+        report = evaluate_run(
+            run, keras.models.load_model(run.model_path, compile=True, safe_mode=True), prepared
+        )
         run.write_status(state="completed", message="done", step=step, pid=None, headline=_headline(report))
 
 
@@ -242,8 +264,9 @@ def _record_data(run: RunDir, config: RunConfig, prepared: Any) -> None:
 
 def _truncate_metrics(run: RunDir, step: int) -> None:
     """Drop metric lines past the restored checkpoint: that training was lost with the process."""
-    from data.fileio import atomic_write_text
     import json
+
+    from data.fileio import atomic_write_text
 
     kept = [r for r in read_jsonl(run.metrics_path) if int(r.get("step", 0)) <= step]
     atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))

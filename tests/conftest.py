@@ -21,7 +21,9 @@ def make_sentiment_csv(path: Path, rows: int = 240, seed: int = 0) -> Path:
     lines = ["text,label"]
     for i in range(rows):
         label = "pos" if i % 2 == 0 else "neg"
-        words = rng.choices(FILLER, k=rng.randint(3, 8)) + [rng.choice(POSITIVE if label == "pos" else NEGATIVE)]
+        words = rng.choices(FILLER, k=rng.randint(3, 8)) + [
+            rng.choice(POSITIVE if label == "pos" else NEGATIVE)
+        ]
         rng.shuffle(words)
         lines.append(f"{' '.join(words)},{label}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

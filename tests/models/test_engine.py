@@ -27,9 +27,12 @@ def tiny_config(tmp_path: Path, data: Path, task: str, **train_overrides) -> Run
     config = RunConfig(task=task, backend=keras.backend.backend(), workspace=str(tmp_path / "ws"))
     config.data.path = str(data)
     config.model.kind = "transformer"
-    config.model.preset = "tiny"
+    config.model.preset = None
     config.model.seq_len = 32
     config.model.hidden_dim = 32
+    config.model.num_layers = 1
+    config.model.num_heads = 2
+    config.model.intermediate_dim = 64
     config.train.batch_size = 16
     config.train.epochs = 2
     config.train.learning_rate = 3e-3
@@ -45,7 +48,9 @@ def step_losses(run: RunDir) -> list[float]:
 
 
 def test_classifier_trains_saves_reloads_and_classifies(tmp_path, sentiment_csv):
-    config = tiny_config(tmp_path, sentiment_csv, "classifier", epochs=4)
+    config = tiny_config(tmp_path, sentiment_csv, "classifier", epochs=5)
+    config.tokenizer.kind = "wordpiece"
+    config.tokenizer.vocab_size = 200
     run = train(config)
 
     status = run.status()
@@ -58,7 +63,7 @@ def test_classifier_trains_saves_reloads_and_classifies(tmp_path, sentiment_csv)
     assert run.labels() == ["neg", "pos"]
 
     report = run.eval_report()
-    assert report["accuracy"] > 0.6
+    assert report["accuracy"] > 0.8
     assert len(report["confusion_matrix"]) == 2
     assert {"precision", "recall", "f1", "support"} <= set(report["per_class"]["pos"])
 
@@ -78,7 +83,8 @@ def test_causal_lm_trains_and_generates(tmp_path, corpus_txt):
     losses = step_losses(run)
     assert losses[-1] < losses[0] - 0.3
     report = run.eval_report()
-    assert np.isfinite(report["perplexity"]) and report["perplexity"] < config.model.vocab_size * 2
+    vocab_size = run.config().model.vocab_size
+    assert np.isfinite(report["perplexity"]) and report["perplexity"] < vocab_size / 2  # well below uniform
 
     loaded = load_run(run)
     greedy_a = generate(loaded, "The ", max_new_tokens=20, temperature=0)
@@ -123,7 +129,7 @@ def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path, sentiment_cs
 
 @pytest.mark.slow
 def test_resume_after_kill_continues_step_count(tmp_path, corpus_txt):
-    config = tiny_config(tmp_path, corpus_txt, "causal_lm", epochs=1, max_steps=400, checkpoint_every=10)
+    config = tiny_config(tmp_path, corpus_txt, "causal_lm", epochs=10, max_steps=120, checkpoint_every=10)
     run = RunDir.create(config)
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
@@ -152,7 +158,7 @@ def test_resume_after_kill_continues_step_count(tmp_path, corpus_txt):
     assert len(events) == 1 and events[0]["step"] >= 20
     steps = [r["step"] for r in run.metrics() if r.get("kind") == "step"]
     assert steps == sorted(steps) and len(steps) == len(set(steps))
-    assert steps[-1] == 400
+    assert steps[-1] == 120
 
 
 class _StopAfterFirstLog:

@@ -1,0 +1,133 @@
+"""Engine quality: SMS-spam classifiers (Transformer vs LSTM, macro-F1) and a 3-minute char-level Shakespeare LM."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def classifier_config(kind: str, data: Path, workspace: str, backend: str):
+    from models.config import RunConfig
+
+    config = RunConfig(task="classifier", name=f"bench-sms-{kind}", backend=backend, workspace=workspace)
+    config.data.path = str(data)
+    config.tokenizer.kind = "wordpiece"
+    config.tokenizer.vocab_size = 4000
+    config.model.kind = kind
+    config.model.preset = "tiny"
+    config.model.seq_len = 64
+    config.model.bidirectional = kind == "lstm"
+    config.train.epochs = 6
+    config.train.batch_size = 32
+    config.train.learning_rate = 2e-3
+    config.train.early_stopping_patience = 2
+    return config
+
+
+def lm_config(data: Path, workspace: str, backend: str, budget_s: float):
+    from models.config import RunConfig
+
+    config = RunConfig(task="causal_lm", name="bench-shakespeare-char", backend=backend, workspace=workspace)
+    config.data.path = str(data)
+    config.data.val_fraction = 0.1
+    config.data.test_fraction = 0.0
+    config.tokenizer.kind = "char"
+    config.model.kind = "transformer"
+    config.model.preset = None
+    config.model.hidden_dim = 128
+    config.model.num_layers = 4
+    config.model.num_heads = 4
+    config.model.intermediate_dim = 512
+    config.model.seq_len = 64
+    config.model.dropout = 0.0
+    config.train.batch_size = 32
+    config.train.learning_rate = 2e-3
+    config.train.epochs = 100
+    config.train.steps_per_epoch = 250  # validation every 250 steps
+    config.train.max_steps = 4000
+    config.train.warmup_ratio = 0.02
+    config.train.time_budget_s = budget_s
+    config.train.log_every = 50
+    config.train.checkpoint_every = 1000
+    return config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
+    parser.add_argument("--lm-budget-s", type=float, default=180.0)
+    parser.add_argument("--skip-lm", action="store_true")
+    parser.add_argument("--skip-classifiers", action="store_true")
+    args = parser.parse_args()
+    os.environ["KERAS_BACKEND"] = args.backend
+
+    from bench import report
+    from models.train import train
+
+    workspace = tempfile.mkdtemp(prefix="textlab-bench-")
+    rows, results = [], {}
+    if not args.skip_classifiers:
+        for kind in ("transformer", "lstm"):
+            t0 = time.time()
+            run = train(classifier_config(kind, SHARED / "sms_spam.csv", workspace, args.backend))
+            ev = run.eval_report() or {}
+            wall = time.time() - t0
+            results[f"sms_{kind}"] = {
+                "macro_f1": ev.get("macro_f1"),
+                "accuracy": ev.get("accuracy"),
+                "wall_s": wall,
+                "steps": run.status().get("step"),
+                "test_examples": ev.get("examples"),
+            }
+            rows.append(
+                [
+                    f"SMS spam classifier, {kind} (tiny, WordPiece 4k)",
+                    "macro-F1 (test)",
+                    ev.get("macro_f1"),
+                    f"accuracy {ev.get('accuracy', 0):.4f}",
+                    f"{wall:.0f} s",
+                ]
+            )
+    if not args.skip_lm:
+        data = ROOT / "assets" / "demo" / "shakespeare_1mb.txt"
+        t0 = time.time()
+        run = train(lm_config(data, workspace, args.backend, args.lm_budget_s))
+        wall = time.time() - t0
+        best = (run.status().get("best") or {}).get("val_loss")
+        epochs = [r for r in run.metrics() if r.get("kind") == "epoch"]
+        last_val = epochs[-1].get("val_loss") if epochs else None
+        train_s = epochs[-1].get("elapsed_s") if epochs else None
+        results["shakespeare_char_lm"] = {
+            "best_val_loss": best,
+            "last_val_loss": last_val,
+            "steps": run.status().get("step"),
+            "training_s": train_s,
+            "wall_s": wall,
+        }
+        rows.append(
+            [
+                "Shakespeare 1 MB char LM, Transformer 4x128, ctx 64",
+                "val loss (nats)",
+                best,
+                f"{run.status().get('step')} steps in {train_s:.0f} s training",
+                f"{wall:.0f} s",
+            ]
+        )
+    table = report.table(["benchmark", "metric", "value", "detail", "wall time"], rows)
+    notes = (
+        f"Backend: {args.backend}, float32. Classifier splits: 80/10/10 stratified, seed 1337. "
+        f"LM: 90/10 split of assets/demo/shakespeare_1mb.txt, training stopped by a {args.lm_budget_s:.0f} s "
+        "time budget (training time includes compilation and the periodic validation passes)."
+    )
+    report.write(f"engine_quality_{args.backend}", f"Engine quality ({args.backend})", results, table, notes)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
