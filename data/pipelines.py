@@ -1,0 +1,194 @@
+"""tf.data pipelines from numpy token ids for causal LM, masked LM and classification (tf ops only).
+
+Every builder returns ONE epoch, fully determined by ``(seed, epoch)``: rows are permuted in numpy with
+``np.random.default_rng(seed + epoch)`` before ``from_tensor_slices``, so the order does not depend on TF's
+global seed, and ``skip_batches`` resumes mid-epoch by slicing the permuted arrays. Build a new dataset for
+each epoch. Inputs are in-memory numpy arrays, so ``cache()`` would only copy them: it is not used; the
+masked-LM map must stay un-cached anyway so each epoch draws new masks. Map functions use ``tf`` ops only,
+so the same datasets feed the TensorFlow, JAX and PyTorch backends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import tensorflow as tf
+
+from data.errors import DataError
+from data.special_tokens import BOS, EOS, MASK, NUM_SPECIAL_TOKENS, PAD
+from data.tokenizer_base import Tokenizer
+
+# Causal-LM windows: non-overlapping windows of seq_len + 1 tokens, starting at a per-epoch random offset
+# in [0, seq_len) when shuffling (offset 0 otherwise), so every epoch sees different window boundaries. The
+# window count does not depend on the offset, so every training epoch has the same number of batches.
+
+
+def lm_windows(
+    token_ids: np.ndarray, seq_len: int, *, offset: int = 0, count: int | None = None
+) -> np.ndarray:
+    """Non-overlapping windows ``[n, seq_len + 1]`` of a flat stream starting at ``offset``; window i
+    covers tokens ``offset + i*seq_len ... offset + (i+1)*seq_len`` (consecutive windows share one token,
+    so each next-token pair is used exactly once). ``count`` caps the number of windows."""
+    stream = np.asarray(token_ids, dtype=np.int32).reshape(-1)
+    fits = max(0, (len(stream) - offset - 1) // seq_len)
+    count = fits if count is None else min(count, fits)
+    starts = offset + np.arange(count) * seq_len
+    return stream[starts[:, None] + np.arange(seq_len + 1)[None, :]].reshape(count, seq_len + 1)
+
+
+def chunk_ids(token_ids: np.ndarray, seq_len: int) -> np.ndarray:
+    """Cut a flat stream into ``[n, seq_len]`` rows (the tail that does not fill a row is dropped),
+    e.g. to feed ``masked_lm_dataset`` from a corpus."""
+    stream = np.asarray(token_ids, dtype=np.int32).reshape(-1)
+    count = len(stream) // seq_len
+    return stream[: count * seq_len].reshape(count, seq_len)
+
+
+def encode_documents_for_lm(tokenizer: Tokenizer, texts: Iterable[str]) -> np.ndarray:
+    """One flat int32 stream: the documents' ids with [EOS] between consecutive documents."""
+    parts: list[np.ndarray] = []
+    eos = np.array([EOS], dtype=np.int32)
+    for i, ids in enumerate(tokenizer.encode_batch(list(texts))):
+        if i:
+            parts.append(eos)
+        parts.append(np.asarray(ids, dtype=np.int32))
+    return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.int32)
+
+
+def pack_token_lists(token_lists: Iterable[list[int]], seq_len: int) -> tuple[np.ndarray, int]:
+    """``[BOS] + ids`` cut to ``seq_len`` and padded with [PAD]; returns ``(ids[N, seq_len], truncated)``."""
+    rows = list(token_lists)
+    packed = np.full((len(rows), seq_len), PAD, dtype=np.int32)
+    truncated = 0
+    for i, ids in enumerate(rows):
+        body = ids[: seq_len - 1]
+        truncated += len(ids) > seq_len - 1
+        packed[i, 0] = BOS
+        packed[i, 1 : 1 + len(body)] = body
+    return packed, int(truncated)
+
+
+def pack_for_classification(
+    tokenizer: Tokenizer, texts: Iterable[str], seq_len: int
+) -> tuple[np.ndarray, int]:
+    """Encode and pack texts for a classifier: ``(ids[N, seq_len] int32, number_truncated)``."""
+    return pack_token_lists(tokenizer.encode_batch(list(texts)), seq_len)
+
+
+def _order(n: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng(seed + epoch).permutation(n) if shuffle else np.arange(n)
+
+
+def _finish(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _check_batches(rows: int, batch_size: int, drop_remainder: bool, what: str) -> None:
+    if rows == 0 or (drop_remainder and rows < batch_size):
+        raise DataError(
+            f"{what}: {rows} example(s) do not fill one batch of {batch_size}.",
+            hint="Use more data, a smaller batch size or a shorter sequence length.",
+        )
+
+
+def causal_lm_dataset(
+    token_stream: np.ndarray,
+    seq_len: int,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 1337,
+    epoch: int = 0,
+    skip_batches: int = 0,
+    drop_remainder: bool = True,
+) -> tf.data.Dataset:
+    """``(x, y)`` int32 batches of shape ``[batch, seq_len]`` where ``y`` is ``x`` shifted by one token."""
+    stream = np.asarray(token_stream, dtype=np.int32).reshape(-1)
+    if len(stream) < seq_len + 1:
+        raise DataError(
+            f"the text has {len(stream)} tokens, fewer than one window of {seq_len + 1} "
+            f"(sequence length {seq_len} + 1).",
+            hint="Use more text or a shorter sequence length.",
+        )
+    offset, count = 0, None
+    if shuffle:
+        room = min(seq_len - 1, len(stream) - seq_len - 1)  # largest offset that still leaves one window
+        offset = int(np.random.default_rng([seed, epoch]).integers(0, room + 1))
+        count = (len(stream) - 1 - room) // seq_len  # fits at every offset in [0, room]
+    windows = lm_windows(stream, seq_len, offset=offset, count=count)
+    _check_batches(len(windows), batch_size, drop_remainder, "causal LM")
+    windows = windows[_order(len(windows), shuffle, seed, epoch)][skip_batches * batch_size :]
+    dataset = tf.data.Dataset.from_tensor_slices(windows).batch(batch_size, drop_remainder=drop_remainder)
+    return _finish(dataset.map(lambda w: (w[:, :-1], w[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def classification_dataset(
+    ids: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool = True,
+    seed: int = 1337,
+    epoch: int = 0,
+    skip_batches: int = 0,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """``(x[batch, seq_len], y[batch])`` int32 batches."""
+    ids = np.asarray(ids, dtype=np.int32)
+    labels = np.asarray(labels, dtype=np.int32).reshape(-1)
+    if len(ids) != len(labels):
+        raise ValueError(f"{len(ids)} id rows but {len(labels)} labels")
+    _check_batches(len(ids), batch_size, drop_remainder, "classification")
+    order = _order(len(ids), shuffle, seed, epoch)[skip_batches * batch_size :]
+    dataset = tf.data.Dataset.from_tensor_slices((ids[order], labels[order]))
+    return _finish(dataset.batch(batch_size, drop_remainder=drop_remainder))
+
+
+def mask_tokens(
+    x: tf.Tensor, seed: tf.Tensor, *, vocab_size: int, mask_rate: float = 0.15
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """BERT masking with stateless tf ops: each non-special position is selected with probability
+    ``mask_rate``; selected positions become [MASK] (80%), a random id >= 5 (10%) or stay (10%).
+    Returns ``(x_masked, y=x, sample_weight)`` with weight 1.0 exactly at the selected positions."""
+    select_seed, kind_seed, random_seed = tf.unstack(tf.random.experimental.stateless_split(seed, num=3))
+    shape = tf.shape(x)
+    selected = (x >= NUM_SPECIAL_TOKENS) & (tf.random.stateless_uniform(shape, seed=select_seed) < mask_rate)
+    kind = tf.random.stateless_uniform(shape, seed=kind_seed)
+    masked = tf.where(selected & (kind < 0.8), tf.constant(MASK, x.dtype), x)
+    if vocab_size > NUM_SPECIAL_TOKENS:
+        random_ids = tf.random.stateless_uniform(
+            shape, seed=random_seed, minval=NUM_SPECIAL_TOKENS, maxval=vocab_size, dtype=x.dtype
+        )
+        masked = tf.where(selected & (kind >= 0.8) & (kind < 0.9), random_ids, masked)
+    return masked, x, tf.cast(selected, tf.float32)
+
+
+def masked_lm_dataset(
+    ids: np.ndarray,
+    batch_size: int,
+    *,
+    vocab_size: int,
+    mask_rate: float = 0.15,
+    shuffle: bool = True,
+    seed: int = 1337,
+    epoch: int = 0,
+    skip_batches: int = 0,
+    drop_remainder: bool = True,
+) -> tf.data.Dataset:
+    """``(x_masked, y_original, sample_weight)`` batches from ``ids[N, seq_len]``. The masks of batch k
+    depend only on ``(seed, epoch, k)``, so skipping batches to resume does not change later masks."""
+    ids = np.asarray(ids, dtype=np.int32)
+    if ids.ndim != 2:
+        raise ValueError(f"ids must be [N, seq_len], got shape {ids.shape}")
+    _check_batches(len(ids), batch_size, drop_remainder, "masked LM")
+    order = _order(len(ids), shuffle, seed, epoch)[skip_batches * batch_size :]
+    dataset = tf.data.Dataset.from_tensor_slices(ids[order]).batch(batch_size, drop_remainder=drop_remainder)
+    base = tf.constant([seed, epoch], dtype=tf.int64)
+
+    def apply(step: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        batch_seed = tf.random.experimental.stateless_fold_in(base, step)
+        return mask_tokens(x, batch_seed, vocab_size=vocab_size, mask_rate=mask_rate)
+
+    dataset = dataset.enumerate(start=skip_batches).map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+    return _finish(dataset)
