@@ -150,6 +150,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     select_backend(config.backend)
+    if config.distribution != "none":
+        from models.runtime import honour_virtual_cpus
+
+        honour_virtual_cpus()
     if args.dry_run:
         return _print_plan(config)
     from models.run_dir import RunDir
@@ -166,6 +170,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from models.runtime import select_backend
 
     select_backend(run.config().backend)
+    if run.config().distribution != "none":
+        from models.runtime import honour_virtual_cpus
+
+        honour_virtual_cpus()
     from models.train import run_training
 
     run_training(run, resume=True, verbose=not args.quiet)

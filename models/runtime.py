@@ -131,6 +131,21 @@ def _tf_devices() -> list[str]:
     return [d.name for d in tf.config.list_logical_devices("CPU")]
 
 
+def virtual_cpu_count() -> int:
+    """The N of XLA_FLAGS=--xla_force_host_platform_device_count=N, or 0 when not asked for."""
+    import re
+
+    match = re.search(r"xla_force_host_platform_device_count=(\d+)", os.environ.get("XLA_FLAGS", ""))
+    return int(match.group(1)) if match else 0
+
+
+def honour_virtual_cpus() -> None:
+    """Give TensorFlow the same virtual CPU devices XLA_FLAGS gives JAX (so data_parallel can be tried on CPU)."""
+    n = virtual_cpu_count()
+    if n > 1:
+        split_host_cpu(n)
+
+
 def split_host_cpu(n: int) -> None:
     """Expose ``n`` virtual CPU devices, to exercise data parallelism without GPUs (call before any TF/JAX work)."""
     flags = os.environ.get("XLA_FLAGS", "")
