@@ -1,4 +1,4 @@
-"""Shared fixtures for the data tests: repository paths and one small trained WordPiece tokenizer."""
+"""Fixtures for the data tests: the bundled demo SMS texts and one small trained WordPiece tokenizer."""
 
 from __future__ import annotations
 
@@ -7,17 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / "assets" / "demo"
-SHARED = ROOT.parent / "shared" / "data"
-
-
-def shared_file(name: str) -> Path:
-    """A file from ../shared/data, or skip the test when it is not there."""
-    path = SHARED / name
-    if not path.is_file():
-        pytest.skip(f"{path} not present")
-    return path
+DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo"
 
 
 @pytest.fixture(scope="session")
