@@ -1,0 +1,170 @@
+"""export_run: a finished run -> a verified TFLite bundle folder and zip under <run>/exports/."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from data.errors import DataError
+from models.export import QUANTIZATIONS
+from models.export.bundle import StagedBundle
+from models.export.convert import SavedModel, check_quantization, convert, saved_model
+from models.export.graph import EXPORTABLE_TASKS, endpoints, inference_copy
+from models.export.heldout import HeldOut, held_out
+from models.export.metadata import (
+    LABELS_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    TOKENIZER_FILE,
+    VOCAB_FILE,
+    build_metadata,
+)
+from models.export.ops import operator_names
+from models.export.verify import load_interpreter, signature_io, verify
+from models.run_dir import RunDir
+
+
+@dataclass
+class ExportReport:
+    """What was exported, where, how big, and how closely LiteRT reproduces the Keras model."""
+
+    run_id: str
+    task: str
+    model_kind: str
+    quantization: str
+    bundle_dir: str
+    zip_path: str
+    tflite_bytes: int
+    signatures: list[str]
+    operators: list[str]
+    flex_ops: list[str]
+    verification: dict[str, Any]
+    conversion_s: float
+    created: str
+    zip_bytes: int = 0  # known only after the zip is written, so absent from the bundle's own report.json
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def builtin_ops_only(self) -> bool:
+        return not self.flex_ops
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "builtin_ops_only": self.builtin_ops_only}
+
+
+def export_run(
+    run: RunDir,
+    quantization: str = "float32",
+    *,
+    allow_flex: bool = False,
+    max_examples: int = 200,
+    unroll_lstm: bool = False,
+) -> ExportReport:
+    """Export ``run`` to ``<run>/exports/<quantization>/`` and ``<run>/exports/<run_id>-<quantization>.zip``.
+
+    Needs the TensorFlow backend (a run trained on JAX or PyTorch is loaded from its .keras file). The
+    bundle is verified with the LiteRT interpreter on up to ``max_examples`` held-out examples before it is
+    published; report.json in the bundle holds the numbers.
+    """
+    return export_runs(
+        run, (quantization,), allow_flex=allow_flex, max_examples=max_examples, unroll_lstm=unroll_lstm
+    )[0]
+
+
+def export_runs(
+    run: RunDir,
+    quantizations: Sequence[str] = QUANTIZATIONS,
+    *,
+    allow_flex: bool = False,
+    max_examples: int = 200,
+    unroll_lstm: bool = False,
+) -> list[ExportReport]:
+    """``export_run`` for several quantizations, loading the model and tracing its graph only once."""
+    _require_tensorflow()
+    for quantization in quantizations:
+        check_quantization(quantization)
+    from models.inference import load_run
+
+    config = run.config()
+    if config.task not in EXPORTABLE_TASKS:
+        raise DataError(
+            f"run '{run.id}' is a {config.task} run; export supports {', '.join(EXPORTABLE_TASKS)} runs.",
+            hint="Pick a classifier or causal language model run.",
+        )
+    loaded = load_run(run)
+    on_device = inference_copy(loaded.model, unroll_lstm=unroll_lstm)
+    examples = held_out(run, config, loaded.tokenizer, max_examples)
+    with saved_model(endpoints(on_device, config.task, config.model.seq_len)) as traced:
+        return [_export_one(run, loaded, traced, q, examples, allow_flex) for q in quantizations]
+
+
+def _export_one(
+    run: RunDir, loaded: Any, traced: SavedModel, quantization: str, examples: HeldOut, allow_flex: bool
+) -> ExportReport:
+    """Convert, write, verify and publish one quantization; a failure leaves no bundle behind."""
+    config = run.config()
+    source = run.model_path if run.model_path.exists() else run.last_checkpoint
+    labels = loaded.labels if config.task == "classifier" else None
+    folder = run.exports_dir / quantization
+    zip_path = run.exports_dir / f"{run.id}-{quantization}.zip"
+    with StagedBundle(folder, zip_path) as bundle:
+        converted = convert(traced, quantization, allow_flex=allow_flex)
+        model_file = bundle.write_bytes(MODEL_FILE, converted.content)
+        bundle.copy(run.tokenizer_dir / VOCAB_FILE, VOCAB_FILE)
+        bundle.copy(run.tokenizer_dir / TOKENIZER_FILE, TOKENIZER_FILE)
+        if labels is not None:
+            bundle.write_text(LABELS_FILE, "".join(f"{label}\n" for label in labels))
+        metadata = build_metadata(
+            run_id=run.id,
+            config=config,
+            tokenizer_config=loaded.tokenizer.config(),
+            labels=labels,
+            quantization=quantization,
+            signatures=signature_io(load_interpreter(model_file)),
+            flex_ops=converted.flex_ops,
+            source_model=str(source.relative_to(run.path)),
+        )
+        bundle.write_json(METADATA_FILE, metadata)
+        if converted.flex_ops:
+            verification: dict[str, Any] = {
+                "skipped": "the model uses Flex ops, which the plain LiteRT interpreter cannot run: "
+                + ", ".join(converted.flex_ops)
+            }
+        else:
+            verification = verify(loaded.model, model_file, config.task, examples)
+        report = ExportReport(
+            run_id=run.id,
+            task=config.task,
+            model_kind=config.model.kind,
+            quantization=quantization,
+            bundle_dir=str(folder),
+            zip_path=str(zip_path),
+            tflite_bytes=len(converted.content),
+            signatures=sorted(traced.signatures),
+            operators=operator_names(converted.content),
+            flex_ops=converted.flex_ops,
+            verification=verification,
+            conversion_s=round(converted.seconds, 2),
+            created=_dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            files=sorted([*(p.name for p in bundle.path(".").iterdir()), REPORT_FILE]),
+        )
+        bundle.write_json(REPORT_FILE, {k: v for k, v in report.to_dict().items() if k != "zip_bytes"})
+        bundle.publish()
+    report.zip_bytes = zip_path.stat().st_size
+    return report
+
+
+def _require_tensorflow() -> None:
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise DataError(
+            f"exporting to TFLite needs Keras on the TensorFlow backend, but this process runs '{backend}'.",
+            hint="Run 'python -m app export RUN' (it starts on TensorFlow) or set KERAS_BACKEND=tensorflow; "
+            "runs trained on JAX or PyTorch export fine from their .keras file.",
+        )

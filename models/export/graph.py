@@ -1,0 +1,96 @@
+"""The on-device graph: a trained model rebuilt for float32 inference, and its fixed-length TFLite signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from data.errors import DataError
+
+# Signature names in model.tflite (metadata.json lists their inputs and outputs).
+CLASSIFY = "classify"  # token_ids [1, L] -> logits [1, num_classes]
+NEXT_TOKEN = "next_token"  # token_ids [1, L], position [1] -> logits [1, vocab]: the generation step
+SCORE = "score"  # token_ids [1, L] -> logits [1, L, vocab]: every position (perplexity, scoring)
+
+EXPORTABLE_TASKS: tuple[str, ...] = ("classifier", "causal_lm")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One signature of the exported model: a traced function and the specs of its inputs."""
+
+    fn: Callable[..., dict[str, Any]]
+    input_signature: list[Any]  # tf.TensorSpec, named: the names become the TFLite input names
+
+
+def inference_copy(model: Any, *, unroll_lstm: bool = False) -> Any:
+    """Rebuild ``model`` from its config with float32 compute (and unrolled LSTMs if asked); copy its weights.
+
+    float32: a mixed-precision policy would bake float16/bfloat16 casts into the graph, while TFLite's own
+    float16 option stores weights in half precision and still computes robustly. Unrolling removes the
+    WHILE loop of an LSTM at the cost of a graph (and file) that grows with the sequence length; delegates
+    without control flow (GPU, NNAPI) need it. At a fixed length both forms convert to builtin ops.
+    """
+    import keras
+
+    config = keras.saving.serialize_keras_object(model)
+    _rewrite_config(config, unroll_lstm)
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _rewrite_config(node: Any, unroll_lstm: bool) -> None:
+    """Walk a serialized Keras config in place: LSTM unroll flag, float32 dtype policies."""
+    if isinstance(node, dict):
+        if node.get("class_name") == "LSTM":
+            node["config"]["unroll"] = unroll_lstm
+        if node.get("class_name") == "DTypePolicy" and str(node["config"].get("name", "")).startswith(
+            "mixed_"
+        ):
+            node["config"]["name"] = "float32"
+        for value in node.values():
+            _rewrite_config(value, unroll_lstm)
+    elif isinstance(node, list):
+        for value in node:
+            _rewrite_config(value, unroll_lstm)
+
+
+def endpoints(model: Any, task: str, seq_len: int) -> dict[str, Endpoint]:
+    """The signatures for ``task``: batch 1 and a fixed ``seq_len`` (TFLite plans memory for static shapes)."""
+    import tensorflow as tf
+
+    token_ids = tf.TensorSpec([1, seq_len], tf.int32, name="token_ids")
+    if task == "classifier":
+        return {CLASSIFY: Endpoint(lambda ids: {"logits": model(ids, training=False)}, [token_ids])}
+    if task == "causal_lm":
+        position = tf.TensorSpec([1], tf.int32, name="position")
+
+        def next_token(ids: Any, pos: Any) -> dict[str, Any]:
+            hidden = model.backbone(ids, training=False)  # [1, L, hidden]
+            # Project only the one position the sampler needs: the vocab projection dominates the cost.
+            at = tf.gather(hidden, pos, axis=1, batch_dims=1)  # [1, hidden]
+            return {"logits": lm_head(model, at)}
+
+        return {
+            NEXT_TOKEN: Endpoint(next_token, [token_ids, position]),
+            SCORE: Endpoint(lambda ids: {"logits": model(ids, training=False)}, [token_ids]),
+        }
+    raise DataError(
+        f"exporting a {task} run is not supported yet.",
+        hint=f"Export a run of one of these tasks: {', '.join(EXPORTABLE_TASKS)}.",
+    )
+
+
+def lm_head(model: Any, hidden: Any) -> Any:
+    """The LM head of models.heads applied to hidden states [..., hidden]: tied embedding or Dense 'logits'.
+
+    The export verification compares these logits with the full model's, so a drift from heads.py shows up.
+    """
+    from models.backbone import TOKEN_EMBEDDING_NAME
+
+    head = model.get_layer("logits")
+    if model.tie_embeddings:
+        return head(model.backbone.get_layer(TOKEN_EMBEDDING_NAME)(hidden, reverse=True))
+    return head(hidden)

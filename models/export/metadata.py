@@ -1,0 +1,110 @@
+"""metadata.json of a bundle: what an app needs to feed the model and read its outputs, and where it came from."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib.metadata
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from data import special_tokens as st
+from models.config import RunConfig
+
+FORMAT = "keras-textlab-bundle"
+FORMAT_VERSION = 1
+MODEL_FILE = "model.tflite"
+VOCAB_FILE = "vocab.txt"
+TOKENIZER_FILE = "tokenizer.json"
+LABELS_FILE = "labels.txt"
+METADATA_FILE = "metadata.json"
+REPORT_FILE = "report.json"
+
+
+def textlab_version() -> str:
+    """The installed package version, or pyproject.toml's when running from a source checkout."""
+    try:
+        return importlib.metadata.version("keras-textlab")
+    except importlib.metadata.PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+        try:
+            return str(tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"])
+        except (OSError, KeyError, tomllib.TOMLDecodeError):
+            return "unknown"
+
+
+def build_metadata(
+    *,
+    run_id: str,
+    config: RunConfig,
+    tokenizer_config: dict[str, Any],
+    labels: list[str] | None,
+    quantization: str,
+    signatures: dict[str, Any],
+    flex_ops: list[str],
+    source_model: str,
+) -> dict[str, Any]:
+    """Everything except the model itself; the runner (run_bundle.py) reads only this and the tokenizer files."""
+    seq_len = config.model.seq_len
+    metadata: dict[str, Any] = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "task": config.task,
+        "model_kind": config.model.kind,
+        "files": {
+            "model": MODEL_FILE,
+            "vocab": VOCAB_FILE,
+            "tokenizer": TOKENIZER_FILE,
+            **({"labels": LABELS_FILE} if labels is not None else {}),
+        },
+        "signatures": signatures,
+        "sequence_length": seq_len,
+        "vocab_size": int(tokenizer_config.get("vocab_size", config.model.vocab_size)),
+        "special_tokens": {"pad": st.PAD, "unk": st.UNK, "bos": st.BOS, "eos": st.EOS, "mask": st.MASK},
+        "preprocessing": _preprocessing(config.task, tokenizer_config, seq_len),
+        "quantization": quantization,
+        "flex_ops": flex_ops,
+        "source_run": run_id,
+        "source_model": source_model,
+        "keras_textlab_version": textlab_version(),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }
+    if labels is not None:
+        metadata["labels"] = labels
+    if config.task == "causal_lm":
+        metadata["generation"] = {
+            "signature": "next_token",
+            "window": f"the last {seq_len} tokens of [BOS] + prompt + generated tokens (a sliding window)",
+            "position": "index of the last real token in the window; the logits there predict the next token",
+            "stop_token_id": st.EOS,
+        }
+    return metadata
+
+
+def _preprocessing(task: str, tokenizer_config: dict[str, Any], seq_len: int) -> dict[str, Any]:
+    """The input rules of data.pipelines, spelled out for a reimplementation."""
+    kind = tokenizer_config.get("kind", "char")
+    rules: dict[str, Any] = {
+        "tokenizer": kind,
+        "lowercase": bool(tokenizer_config.get("lowercase", False)),
+        "prepend_bos": True,
+        "append_eos": False,
+        "pad_id": st.PAD,
+        "padding": "right",
+        "unknown_id": st.UNK,
+    }
+    if kind == "char":
+        rules["vocab_escape"] = (
+            "whitespace/invisible characters appear in vocab.txt as \\uXXXX or \\UXXXXXXXX"
+        )
+    else:
+        rules["wordpiece"] = (
+            "see data/wordpiece_py.py: normalize, split on whitespace/punctuation, longest match"
+        )
+    if task == "classifier":
+        rules["truncation"] = f"keep the first {seq_len - 1} tokens after [BOS]; pad to {seq_len}"
+        rules["output"] = "logits [1, num_classes]; softmax gives label probabilities in labels.txt order"
+    else:
+        rules["truncation"] = f"keep the last {seq_len} tokens (drop from the left); pad to {seq_len}"
+        rules["output"] = "next_token: logits [1, vocab] at `position`; score: logits [1, seq_len, vocab]"
+    return rules

@@ -1,0 +1,131 @@
+"""Run an exported .tflite in the LiteRT interpreter (not TensorFlow) and compare it with the Keras model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from models.export.graph import CLASSIFY, NEXT_TOKEN, SCORE
+from models.export.heldout import HeldOut
+
+_CHUNK = 16  # Keras batch while comparing LM logits: [16, seq_len, vocab] float32 stays small
+
+
+def load_interpreter(path: Path) -> Any:
+    """A plain LiteRT interpreter: no Flex delegate, so a model with TensorFlow ops fails here."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_path=str(path))
+
+
+def signature_io(interpreter: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """For metadata.json: every signature's inputs and outputs with name, shape and dtype, read from the file."""
+
+    def describe(details: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "shape": [int(n) for n in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
+            for name, d in sorted(details.items())
+        ]
+
+    out = {}
+    for name in interpreter.get_signature_list():
+        runner = interpreter.get_signature_runner(name)
+        out[name] = {
+            "inputs": describe(runner.get_input_details()),
+            "outputs": describe(runner.get_output_details()),
+        }
+    return out
+
+
+def verify(model: Any, tflite_path: Path, task: str, examples: HeldOut) -> dict[str, Any]:
+    """Agreement numbers between ``model`` (Keras) and the exported file on ``examples``."""
+    interpreter = load_interpreter(tflite_path)
+    check = _verify_classifier if task == "classifier" else _verify_causal_lm
+    return {
+        "examples": int(len(examples.ids)),
+        "source": examples.source,
+        **check(model, interpreter, examples),
+    }
+
+
+def _keras_logits(model: Any, ids: np.ndarray) -> np.ndarray:
+    import keras
+
+    return keras.ops.convert_to_numpy(model(ids, training=False)).astype(np.float32)
+
+
+def _verify_classifier(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
+    reference = np.concatenate(
+        [_keras_logits(model, examples.ids[i : i + 64]) for i in range(0, len(examples.ids), 64)]
+    )
+    runner = interpreter.get_signature_runner(CLASSIFY)
+    started = time.perf_counter()
+    lite = np.concatenate([runner(token_ids=row[None])["logits"] for row in examples.ids])
+    ms = (time.perf_counter() - started) * 1000 / max(1, len(examples.ids))
+    report: dict[str, Any] = {
+        "top1_agreement": float(np.mean(reference.argmax(-1) == lite.argmax(-1))),
+        "max_abs_logit_diff": float(np.abs(reference - lite).max()),
+        "litert_ms_per_call": {CLASSIFY: round(ms, 3)},
+    }
+    if examples.targets is not None:
+        report["keras_accuracy"] = float(np.mean(reference.argmax(-1) == examples.targets))
+        report["litert_accuracy"] = float(np.mean(lite.argmax(-1) == examples.targets))
+    return report
+
+
+def _verify_causal_lm(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
+    score = interpreter.get_signature_runner(SCORE)
+    next_token = interpreter.get_signature_runner(NEXT_TOKEN)
+    seq_len = examples.ids.shape[1]
+    max_diff = next_diff = 0.0
+    agree = positions = 0
+    nll = {"keras": 0.0, "litert": 0.0}
+    timings = {SCORE: 0.0, NEXT_TOKEN: 0.0}
+    for start in range(0, len(examples.ids), _CHUNK):
+        batch = examples.ids[start : start + _CHUNK]
+        reference = _keras_logits(model, batch)
+        for offset, row in enumerate(batch):
+            i = start + offset
+            tick = time.perf_counter()
+            lite = score(token_ids=row[None])["logits"][0]
+            timings[SCORE] += time.perf_counter() - tick
+            max_diff = max(max_diff, float(np.abs(reference[offset] - lite).max()))
+            agree += int(np.sum(reference[offset].argmax(-1) == lite.argmax(-1)))
+            positions += seq_len
+            if examples.targets is not None:
+                target = examples.targets[i]
+                nll["keras"] += _nll(reference[offset], target)
+                nll["litert"] += _nll(lite, target)
+            # The generation signature at a varying position (the last one first) against the same logits.
+            position = (seq_len - 1 + 7 * i) % seq_len
+            tick = time.perf_counter()
+            step = next_token(token_ids=row[None], position=np.array([position], np.int32))["logits"][0]
+            timings[NEXT_TOKEN] += time.perf_counter() - tick
+            next_diff = max(next_diff, float(np.abs(reference[offset, position] - step).max()))
+    count = max(1, len(examples.ids))
+    report: dict[str, Any] = {
+        "max_abs_logit_diff": max(max_diff, next_diff),
+        "next_token_max_abs_logit_diff": next_diff,
+        "top1_agreement": agree / max(1, positions),
+        "litert_ms_per_call": {name: round(total * 1000 / count, 3) for name, total in timings.items()},
+    }
+    if examples.targets is not None:
+        keras_ppl = float(np.exp(nll["keras"] / positions))
+        lite_ppl = float(np.exp(nll["litert"] / positions))
+        report.update(
+            keras_perplexity=keras_ppl,
+            litert_perplexity=lite_ppl,
+            perplexity_relative_diff=abs(lite_ppl - keras_ppl) / keras_ppl,
+        )
+    return report
+
+
+def _nll(logits: np.ndarray, targets: np.ndarray) -> float:
+    """Summed negative log-likelihood of ``targets`` [L] under ``logits`` [L, vocab] (float64 log-softmax)."""
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return float(-log_probs[np.arange(len(targets)), targets].sum())
