@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--text-column")
     check.add_argument("--label-column")
     check.add_argument("--text-mode", choices=["lines", "corpus"], default="corpus")
+
+    export = sub.add_parser("export", help="export a run to a TFLite bundle (+ zip) verified with LiteRT")
+    export.add_argument("run")
+    export.add_argument("--quantization", choices=["float32", "float16", "int8", "all"], default="float32")
+    export.add_argument("--allow-flex", action="store_true", help="allow TensorFlow (Flex) ops if needed")
+    export.add_argument("--unroll-lstm", action="store_true", help="unroll LSTMs (for GPU/NNAPI delegates)")
+    export.add_argument("--max-examples", type=int, default=200, help="held-out examples to verify on")
     return parser
 
 
@@ -259,6 +266,27 @@ def cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    run = _resolve(args)
+    from models.runtime import select_backend
+
+    select_backend("tensorflow")  # TFLite conversion needs TensorFlow, whatever backend the run trained on
+    from models.export import QUANTIZATIONS, export_runs
+
+    reports = export_runs(
+        run,
+        QUANTIZATIONS if args.quantization == "all" else (args.quantization,),
+        allow_flex=args.allow_flex,
+        max_examples=args.max_examples,
+        unroll_lstm=args.unroll_lstm,
+    )
+    for report in reports:
+        print(f"{report.quantization}: {report.zip_path} (model.tflite {report.tflite_bytes / 1024:.1f} KiB)")
+        checks = {k: v for k, v in report.verification.items() if k not in ("source", "litert_ms_per_call")}
+        print(f"  LiteRT vs Keras: {json.dumps(checks)}")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     from app.ui.server import launch
 
@@ -315,6 +343,7 @@ COMMANDS = {
     "classify": cmd_classify,
     "runs": cmd_runs,
     "data": cmd_data,
+    "export": cmd_export,
 }
 
 
