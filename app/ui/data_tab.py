@@ -67,9 +67,12 @@ def build(workspace: str) -> dict[str, Any]:
 
     def on_upload(path: str | None) -> tuple:
         if not path:
-            return (gr.skip(),) * len(outputs)
+            return (gr.skip(),) * (len(outputs) + 1)
         saved = files.save_upload(path, workspace)
-        return load_view(str(saved), None, None, "corpus")
+        return (
+            *load_view(str(saved), None, None, "corpus"),
+            None,
+        )  # empty drop zone, ready for the next file
 
     def on_demo(name: str | None) -> tuple:
         return (
@@ -83,7 +86,7 @@ def build(workspace: str) -> dict[str, Any]:
             return (gr.skip(),) * len(outputs)
         return load_view(state["path"], text or None, None if label in (None, NONE) else label, mode)
 
-    upload.upload(on_upload, [upload], outputs)
+    upload.upload(on_upload, [upload], [*outputs, upload, demo])
     demo.input(on_demo, [demo], outputs)
     for control in (text_col, label_col, text_mode):
         control.input(on_columns, [dataset, text_col, label_col, text_mode], outputs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from typing import Any
 
 import gradio as gr
@@ -12,6 +13,8 @@ from data.errors import DataError
 from models.run_dir import RunDir, list_runs
 
 EXPORTABLE_STATES = ("completed", "stopped")
+EXPORTABLE_TASKS = ("classifier", "causal_lm")
+QUANTIZATIONS = ("float32", "float16", "int8")  # models.export.QUANTIZATIONS, without importing it early
 
 
 def export_available() -> bool:
@@ -29,38 +32,54 @@ def build(workspace: str) -> dict[str, Any]:
     with gr.Row():
         run = gr.Dropdown([], label="Run", elem_id="export-run", scale=4)
         refresh = gr.Button("Refresh", size="sm", elem_id="export-refresh", scale=0)
-    go = gr.Button("Export", variant="primary", elem_id="export-start")
+    with gr.Row():
+        quantization = gr.Radio(
+            list(QUANTIZATIONS),
+            value="float32",
+            label="Weights (float16/int8 are smaller)",
+            elem_id="export-quant",
+        )
+        go = gr.Button("Export", variant="primary", elem_id="export-start", scale=0)
     error = gr.Markdown(visible=False, elem_id="export-error", elem_classes=["textlab-error"])
     report = gr.Markdown(elem_id="export-report")
     download = gr.File(label="Bundle (zip)", interactive=False, elem_id="export-file")
 
     def on_refresh(current: str | None) -> Any:
         runs = [r for r in list_runs(workspace) if r.state in EXPORTABLE_STATES]
-        choices = views.run_choices(runs)
+        choices = views.run_choices(runs, EXPORTABLE_TASKS)
         paths = [path for _, path in choices]
         return gr.update(
             choices=choices, value=current if current in paths else (paths[0] if paths else None)
         )
 
-    def on_export(path: str | None) -> tuple:
+    def on_export(path: str | None, quant: str) -> tuple:
         if not export_available():
             message = "Export is not available in this version yet (the `models.export` module is missing)."
             return gr.update(value=views.error_markdown(message), visible=True), "", None
         if not path:
             return gr.update(value=views.error_markdown("Pick a run to export."), visible=True), "", None
         try:
-            result = _export(RunDir(path))
+            from models.export import export_run
+
+            report = export_run(RunDir(path), quant or "float32")
         except DataError as err:
             return gr.update(value=views.error_markdown(err), visible=True), "", None
-        return gr.update(visible=False), result["report"], result["zip"]
+        return gr.update(visible=False), views.export_markdown(report.to_dict()), report.zip_path
+
+    def on_run(path: str | None, quant: str) -> tuple:
+        """Show the bundle this run already has on disk for the chosen quantization, if any."""
+        if not path:
+            return "", None
+        bundle = RunDir(path).exports_dir / (quant or "float32")
+        zip_path = RunDir(path).exports_dir / f"{RunDir(path).id}-{quant or 'float32'}.zip"
+        try:
+            saved = json.loads((bundle / "report.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return "No export of this run yet.", None
+        saved["zip_bytes"] = zip_path.stat().st_size if zip_path.exists() else 0
+        return views.export_markdown(saved), str(zip_path) if zip_path.exists() else None
 
     refresh.click(on_refresh, [run], [run])
-    go.click(on_export, [run], [error, report, download])
+    gr.on([run.change, quantization.change], on_run, [run, quantization], [report, download])
+    go.click(on_export, [run, quantization], [error, report, download])
     return {"refresh": (on_refresh, [run], [run])}
-
-
-def _export(run: RunDir) -> dict[str, Any]:
-    """Call models.export and return {'report': markdown, 'zip': path}."""
-    export = importlib.import_module("models.export")
-    result = export.export_run(run)
-    return {"report": str(result), "zip": None}

@@ -21,7 +21,11 @@ def build(workspace: str) -> dict[str, Any]:
         headers=views.RUN_COLUMNS, interactive=False, wrap=True, max_height=360, elem_id="runs-table"
     )
     selected = gr.Dropdown([], multiselect=True, label="Compare runs (loss curves)", elem_id="runs-selected")
-    overlay = gr.LinePlot(x="step", y="loss", color="series", label="Loss", height=360, elem_id="runs-chart")
+    overlay = gr.LinePlot(x="step", y="loss", color="series", label="Loss", elem_id="runs-chart")
+
+    def on_select(paths: list[str] | None) -> Any:
+        curves = {RunDir(p).id: RunDir(p).metrics() for p in paths or []}
+        return gr.LinePlot(views.overlay_frame(curves), caption=views.chart_caption(curves))
 
     def on_refresh(current: list[str] | None) -> tuple:
         runs = list_runs(workspace)
@@ -34,11 +38,9 @@ def build(workspace: str) -> dict[str, Any]:
             f"{len(runs)} {noun} in `{where}`",
             views.runs_frame(runs),
             gr.update(choices=choices, value=keep),
+            on_select(keep),  # drawn now: a plot updated while its tab was hidden can stay blank
         )
 
-    def on_select(paths: list[str] | None) -> Any:
-        return views.overlay_frame({RunDir(p).id: RunDir(p).metrics() for p in paths or []})
-
-    refresh.click(on_refresh, [selected], [count, table, selected])
-    selected.change(on_select, [selected], [overlay])
-    return {"refresh": (on_refresh, [selected], [count, table, selected])}
+    refresh.click(on_refresh, [selected], [count, table, selected, overlay])
+    selected.input(on_select, [selected], [overlay])
+    return {"refresh": (on_refresh, [selected], [count, table, selected, overlay])}

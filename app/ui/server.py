@@ -31,7 +31,7 @@ def build_app(workspace: str) -> gr.Blocks:
         with gr.Tabs():
             with gr.Tab("Data", id="data", elem_id="tab-data"):
                 data = data_tab.build(workspace)
-            with gr.Tab("Train", id="train", elem_id="tab-train"):
+            with gr.Tab("Train", id="train", elem_id="tab-train") as train_page:
                 train = train_tab.build(workspace, data["dataset"])
             with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_page:
                 runs = runs_tab.build(workspace)
@@ -40,12 +40,11 @@ def build_app(workspace: str) -> gr.Blocks:
             with gr.Tab("Export", id="export", elem_id="tab-export") as export_page:
                 export = export_tab.build(workspace)
         # First launch does something real: the demo dataset is loaded, runs on disk are listed.
-        for fn, inputs, outputs in (data["initial"], train["refresh"], runs["refresh"]):
+        for fn, inputs, outputs in (data["initial"], train["refresh"], play["refresh"], export["refresh"]):
             app.load(fn, inputs, outputs)
-        for page, tab in ((runs_page, runs), (play_page, play), (export_page, export)):
-            page.select(*tab["refresh"])
-        app.load(*play["refresh"])
-        app.load(*export["refresh"])
+        # Charts are drawn when their tab is shown: a plot updated while hidden can stay blank.
+        for page, tab in ((train_page, train), (runs_page, runs), (play_page, play), (export_page, export)):
+            page.select(*tab["shown"] if "shown" in tab else tab["refresh"])
     return app
 
 

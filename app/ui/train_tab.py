@@ -52,9 +52,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     error = gr.Markdown(visible=False, elem_id="train-error", elem_classes=["textlab-error"])
     watched = gr.Dropdown([], label="Run shown below", elem_id="train-run")
     progress = gr.Markdown(views.progress_markdown(None, {}, []), elem_id="train-progress")
-    chart = gr.LinePlot(
-        x="step", y="loss", color="series", label="Loss", height=320, elem_id="train-chart", x_title="step"
-    )
+    chart = gr.LinePlot(x="step", y="loss", color="series", label="Loss", elem_id="train-chart")
     seen = gr.State("")  # what the chart shows, so unchanged ticks do not redraw it
     timer = gr.Timer(1.0)
 
@@ -103,7 +101,10 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         if status.get("state") in ("running", "stopping") and not run.is_alive():
             status = {**status, "state": "interrupted", "message": "the training process ended; press Resume"}
         signature = f"{path}:{len(records)}"
-        chart_update = gr.skip() if signature == shown else views.loss_frame(records)
+        chart_update = gr.skip()
+        if signature != shown:
+            caption = views.chart_caption({run.id: records})
+            chart_update = gr.LinePlot(views.loss_frame(records), caption=caption)
         return views.progress_markdown(run.id, status, records), chart_update, signature
 
     def on_dataset(data: dict | None) -> tuple:
@@ -136,13 +137,17 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     resume.click(on_resume, [watched], [error])
     timer.tick(on_tick, [watched, seen], [progress, chart, seen], show_progress="hidden")
     watched.change(lambda: "", None, [seen])  # a new run: redraw the chart on the next tick
-    return {"watched": watched, "refresh": (lambda: _watch_update(workspace, None), None, [watched])}
+    return {
+        "watched": watched,
+        "refresh": (lambda: _watch_update(workspace, None), None, [watched]),
+        "shown": (lambda: "", None, [seen]),  # redraw the chart at the next tick
+    }
 
 
 def _watch_update(workspace: str, select: str | None) -> Any:
     """Run dropdown choices; selects ``select``, else the newest active run, else the newest run."""
     runs = list_runs(workspace)
-    choices = views.run_choices(runs)
+    choices = views.run_choices(runs, with_state=False)  # the state is shown live below
     if select is None and runs:
         active = [r for r in runs if r.state in ACTIVE_STATES]
         select = (active or runs)[0].path

@@ -13,8 +13,12 @@ VAL_SERIES = "val loss"
 
 
 def loss_frame(records: Iterable[Mapping[str, Any]], run_label: str | None = None) -> pd.DataFrame:
-    """Train loss per logged step and val loss per epoch, long format: columns step, loss, series."""
+    """Train loss per logged step and val loss per epoch, long format: columns step, loss, series.
+
+    Val loss is drawn flat across the epoch it was measured after, so a single epoch is a visible segment.
+    """
     rows = []
+    epoch_start = 0
     for record in records:
         kind, step = record.get("kind"), record.get("step")
         if step is None:
@@ -22,8 +26,13 @@ def loss_frame(records: Iterable[Mapping[str, Any]], run_label: str | None = Non
         if kind == "step" and _finite(record.get("loss")):
             rows.append((int(step), float(record["loss"]), TRAIN_SERIES))
         elif kind == "epoch" and _finite(record.get("val_loss")):
-            rows.append((int(step), float(record["val_loss"]), VAL_SERIES))
-    frame = pd.DataFrame(rows, columns=["step", "loss", "series"])
+            value = float(record["val_loss"])
+            rows += [(epoch_start, value, VAL_SERIES), (int(step), value, VAL_SERIES)]
+            epoch_start = int(step)
+    # Typed even when empty: the browser keeps the axis types of the first frame it sees.
+    frame = pd.DataFrame(rows, columns=["step", "loss", "series"]).astype(
+        {"step": "int64", "loss": "float64"}
+    )
     if run_label is not None:
         frame["series"] = run_label + " · " + frame["series"]
     return frame
@@ -34,13 +43,32 @@ def overlay_frame(curves: Mapping[str, Iterable[Mapping[str, Any]]]) -> pd.DataF
     frames = [loss_frame(records, run_label=run_id) for run_id, records in curves.items()]
     frames = [f for f in frames if not f.empty]
     if not frames:
-        return pd.DataFrame(columns=["step", "loss", "series"])
+        return loss_frame([])
     return pd.concat(frames, ignore_index=True)
 
 
 def count_points(records: Iterable[Mapping[str, Any]]) -> int:
-    """How many points the loss chart holds for these records."""
-    return len(loss_frame(records))
+    """Logged train-loss steps plus evaluated epochs: what the loss chart shows."""
+    return sum(
+        1
+        for r in records
+        if (r.get("kind") == "step" and _finite(r.get("loss")))
+        or (r.get("kind") == "epoch" and _finite(r.get("val_loss")))
+    )
+
+
+def chart_caption(curves: Mapping[str, list[Mapping[str, Any]]]) -> str:
+    """What the chart holds per run, e.g. 'run-a: 30 train points, 2 val epochs'.
+
+    Also a redraw key: Gradio's plot rebuilds its colour legend only when a property such as the caption
+    changes, so a series that appears later (val loss after the first epoch, another run) needs a new caption.
+    """
+    parts = []
+    for run_id, records in curves.items():
+        train = sum(1 for r in records if r.get("kind") == "step" and _finite(r.get("loss")))
+        val = sum(1 for r in records if r.get("kind") == "epoch" and _finite(r.get("val_loss")))
+        parts.append(f"{run_id}: {train} train point{'s' * (train != 1)}, {val} val epoch{'s' * (val != 1)}")
+    return " · ".join(parts) or "no runs selected"
 
 
 def progress_markdown(run_id: str | None, status: Mapping[str, Any], records: list[Mapping[str, Any]]) -> str:
@@ -105,15 +133,21 @@ def runs_frame(summaries: Iterable[Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
 
 
-def run_choices(summaries: Iterable[Any], tasks: tuple[str, ...] | None = None) -> list[tuple[str, str]]:
+def run_choices(
+    summaries: Iterable[Any], tasks: tuple[str, ...] | None = None, with_state: bool = True
+) -> list[tuple[str, str]]:
     """(label, run path) dropdown choices, optionally only runs of the given tasks."""
-    return [(f"{s.id} · {s.task} · {s.state}", s.path) for s in summaries if tasks is None or s.task in tasks]
+    return [
+        (f"{s.id} · {s.task}" + (f" · {s.state}" if with_state else ""), s.path)
+        for s in summaries
+        if tasks is None or s.task in tasks
+    ]
 
 
 def class_balance_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """Examples per label (most frequent first); empty without a label column."""
     if "label" not in frame.columns:
-        return pd.DataFrame(columns=["label", "count"])
+        return pd.DataFrame({"label": pd.Series([], dtype=str), "count": pd.Series([], dtype="int64")})
     counts = frame["label"].astype(str).value_counts()
     return pd.DataFrame({"label": counts.index.tolist(), "count": counts.to_numpy().tolist()})
 
@@ -121,7 +155,7 @@ def class_balance_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def length_histogram_frame(frame: pd.DataFrame, bins: int = 12) -> pd.DataFrame:
     """Text length (characters) histogram with readable bin labels, in order: columns length, count."""
     if "text" not in frame.columns or frame.empty:
-        return pd.DataFrame(columns=["length", "count"])
+        return pd.DataFrame({"length": pd.Series([], dtype=str), "count": pd.Series([], dtype="int64")})
     lengths = frame["text"].astype(str).str.len()
     low, high = int(lengths.min()), int(lengths.max())
     width = max(1, math.ceil((high - low + 1) / bins))
@@ -194,6 +228,36 @@ def confusion_frame(report: Mapping[str, Any] | None) -> pd.DataFrame:
     frame = pd.DataFrame(matrix, columns=[f"pred: {label}" for label in labels])
     frame.insert(0, "true \\ predicted", labels)
     return frame
+
+
+def export_markdown(report: Mapping[str, Any]) -> str:
+    """models.export's ExportReport (as a dict) as a short summary and a verification table."""
+    flex = report.get("flex_ops") or []
+    lines = [
+        f"**Exported** `{report.get('run_id')}` ({report.get('task')}, {report.get('model_kind')}) "
+        f"as {report.get('quantization')} in {report.get('conversion_s')} s",
+        f"- TFLite model: {_bytes(report.get('tflite_bytes'))}; zip: {_bytes(report.get('zip_bytes'))}",
+        f"- Signatures: {', '.join(report.get('signatures') or [])}; {len(report.get('operators') or [])} "
+        + ("operators, built-in only" if not flex else f"operators, Flex ops: {', '.join(flex)}"),
+        f"- Files: {', '.join(report.get('files') or [])}",
+        f"- Bundle folder: `{report.get('bundle_dir')}`",
+    ]
+    verification = report.get("verification") or {}
+    if verification:
+        lines += ["", "| verification | value |", "|---|---|"]
+        lines += [f"| {_title(k)} | {_compact(v)} |" for k, v in verification.items()]
+    return "\n".join(lines)
+
+
+def _bytes(n: Any) -> str:
+    if not isinstance(n, int | float) or n <= 0:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def _finite(value: Any) -> bool:

@@ -25,9 +25,25 @@ def test_loss_frame_has_train_points_per_step_and_val_points_per_epoch() -> None
     train = frame[frame.series == views.TRAIN_SERIES]
     val = frame[frame.series == views.VAL_SERIES]
     assert train.step.tolist() == [2, 4, 6] and train.loss.tolist() == [0.9, 0.7, 0.5]  # NaN dropped
-    assert val.step.tolist() == [4] and val.loss.tolist() == [0.75]
+    assert val.step.tolist() == [0, 4] and val.loss.tolist() == [0.75, 0.75]  # flat across epoch 1
     assert views.count_points(RECORDS) == 4
-    assert views.loss_frame([]).empty
+    empty = views.loss_frame([])
+    assert empty.empty and str(empty.step.dtype) == "int64" and str(empty.loss.dtype) == "float64"
+
+
+def test_chart_caption_counts_points_per_run() -> None:
+    caption = views.chart_caption({"a": RECORDS, "b": RECORDS[:1]})
+    assert caption == "a: 3 train points, 1 val epoch · b: 1 train point, 0 val epochs"
+    assert views.chart_caption({}) == "no runs selected"
+
+
+def test_val_loss_segments_follow_epochs() -> None:
+    records = [
+        {"kind": "epoch", "step": 10, "val_loss": 0.5},
+        {"kind": "epoch", "step": 20, "val_loss": 0.4},
+    ]
+    val = views.loss_frame(records)
+    assert val.step.tolist() == [0, 10, 10, 20] and val.loss.tolist() == [0.5, 0.5, 0.4, 0.4]
 
 
 def test_overlay_frame_names_series_by_run() -> None:
@@ -93,6 +109,7 @@ def test_runs_frame_and_choices() -> None:
     assert views.runs_frame([_summary(from_run="lm-1")]).iloc[0]["task"] == "classifier (from lm-1)"
     assert views.run_choices(runs, ("causal_lm",)) == [("r2 · causal_lm · completed", "/w/runs/r2")]
     assert len(views.run_choices(runs)) == 2
+    assert views.run_choices(runs, with_state=False)[0] == ("r1 · classifier", "/w/runs/r1")
 
 
 def test_class_balance_and_length_histogram() -> None:
@@ -146,3 +163,25 @@ def test_eval_markdown_and_confusion_frame() -> None:
 
 def test_error_markdown_shows_the_message_only() -> None:
     assert views.error_markdown(ValueError("file 'x.csv': bad")).endswith("file 'x.csv': bad")
+
+
+def test_export_markdown_summarizes_the_report() -> None:
+    report = {
+        "run_id": "r1",
+        "task": "classifier",
+        "model_kind": "transformer",
+        "quantization": "float16",
+        "conversion_s": 3.2,
+        "tflite_bytes": 2048,
+        "zip_bytes": 3 * 1024 * 1024,
+        "signatures": ["classify"],
+        "operators": ["FULLY_CONNECTED", "SOFTMAX"],
+        "flex_ops": [],
+        "files": ["model.tflite", "vocab.txt"],
+        "bundle_dir": "/w/runs/r1/exports/float16",
+        "verification": {"examples": 20, "label_agreement": 1.0},
+    }
+    text = views.export_markdown(report)
+    assert "as float16 in 3.2 s" in text and "TFLite model: 2.0 KiB; zip: 3.0 MiB" in text
+    assert "2 operators, built-in only" in text and "| label agreement | 1 |" in text
+    assert "Flex ops: FlexErf" in views.export_markdown({**report, "flex_ops": ["FlexErf"]})
