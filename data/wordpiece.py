@@ -1,7 +1,8 @@
-"""WordPiece tokenizer: vocabulary learned and batches encoded with keras-hub (tf-text under the hood)."""
+"""WordPiece tokenizer: keras-hub splits words and encodes batches; the pieces are learned by merges."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,8 +12,25 @@ from data.errors import DataError
 from data.special_tokens import SPECIAL_TOKENS, UNK_TOKEN
 from data.tokenizer_base import Tokenizer
 from data.wordpiece_py import MAX_BYTES_PER_WORD, SUFFIX_INDICATOR, WordPieceEncoder
+from data.wordpiece_vocab import learn_vocabulary
 
 _CHUNK = 4096  # texts per tf call: large enough to amortize the call, small enough to bound memory
+
+
+def count_words(texts: Iterable[str], *, lowercase: bool = True) -> Counter[str]:
+    """Word counts after keras-hub's own pre-tokenization, the very function ``encode`` runs."""
+    import tensorflow as tf
+    from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize  # not exported; pinned 0.32
+
+    texts = [str(t) for t in texts]
+    raw: Counter[bytes] = Counter()
+    for start in range(0, len(texts), _CHUNK):
+        # Eager on purpose: tracing a tf.function costs more than a few eager calls of these ops.
+        words = pretokenize(
+            tf.constant(texts[start : start + _CHUNK]), lowercase, lowercase, True, True, None
+        )
+        raw.update(words.flat_values.numpy().tolist())
+    return Counter({word.decode("utf-8"): n for word, n in raw.items()})
 
 
 class WordPieceTokenizer(Tokenizer):
@@ -27,9 +45,7 @@ class WordPieceTokenizer(Tokenizer):
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int, *, lowercase: bool = True) -> WordPieceTokenizer:
-        import keras_hub
-        import tensorflow as tf
-
+        """Count words exactly as ``encode`` splits them, then learn pieces (``data.wordpiece_vocab``)."""
         texts = [t for t in texts if t]
         if not texts:
             raise DataError(
@@ -40,15 +56,15 @@ class WordPieceTokenizer(Tokenizer):
                 f"WordPiece vocabulary size {vocab_size} leaves no room beyond the {len(SPECIAL_TOKENS)} special tokens.",
                 hint="Use a vocabulary size of a few hundred or more.",
             )
-        vocab = keras_hub.tokenizers.compute_word_piece_vocabulary(
-            tf.data.Dataset.from_tensor_slices(texts).batch(256),
-            vocab_size,
-            lowercase=lowercase,
-            strip_accents=lowercase,
-            suffix_indicator=SUFFIX_INDICATOR,
-            reserved_tokens=list(SPECIAL_TOKENS),
-        )
-        return cls(list(vocab), lowercase=lowercase)
+        # keras-hub's compute_word_piece_vocabulary runs tf-text's pure-Python threshold search (minutes
+        # for 1 MB, and it undershoots the size); the merge learner takes seconds and hits the size.
+        counts = count_words(texts, lowercase=lowercase)
+        if not counts:
+            raise DataError(
+                "the training text has no words (only spaces or control characters).", hint="Add text."
+            )
+        vocab = learn_vocabulary(counts, vocab_size, SPECIAL_TOKENS)
+        return cls(vocab, lowercase=lowercase)
 
     def _function(self):
         if self._tokenize_fn is None:
