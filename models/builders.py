@@ -1,0 +1,126 @@
+"""Public model-building API: ModelConfig + task -> keras.Model (a "backbone" sub-model plus a task head)."""
+
+from __future__ import annotations
+
+import keras
+import keras_hub
+
+# Importing these registers every custom layer/model (package "textlab"), so load_model works after
+# `import models.builders` without custom_objects.
+import models.layers  # noqa: F401
+from data.errors import DataError
+from models.backbone import BACKBONE_NAME, build_backbone
+from models.config import TASKS, ModelConfig
+from models.heads import TextlabTask
+from models.presets import resolve_model_config
+
+SEQUENCE_TASKS: tuple[str, ...] = ("classifier", "token_classifier")
+
+
+def build_model(cfg: ModelConfig, task: str) -> keras.Model:
+    """Build a fresh model named textlab_<kind>_<task>; logits are float32 under any dtype policy."""
+    resolved = resolve_model_config(cfg, task)
+    _validate(resolved, task)
+    backbone = build_backbone(
+        resolved,
+        causal=bool(resolved.causal),
+        # causal=True means no position sees a later one, which rules out a bidirectional LSTM too.
+        bidirectional=resolved.bidirectional and task in SEQUENCE_TASKS and not resolved.causal,
+    )
+    return _task_model(backbone, resolved, task)
+
+
+def build_task_from_backbone(backbone: keras.Model, cfg: ModelConfig, task: str) -> keras.Model:
+    """Put a fresh `task` head on an existing (e.g. pretrained) backbone; its weights are shared, not copied."""
+    resolved = resolve_model_config(cfg, task)
+    if task not in TASKS:
+        raise DataError(f"task {task!r} is not a task.", hint=f"Use one of: {', '.join(TASKS)}.")
+    if task in SEQUENCE_TASKS and resolved.num_classes < 2:
+        raise DataError(
+            f"model.num_classes must be at least 2 for {task}, got {resolved.num_classes}.",
+            hint="Label the data with at least two distinct classes.",
+        )
+    if task == "causal_lm" and not is_causal_backbone(backbone):
+        raise DataError(
+            "this backbone attends in both directions, so it cannot be trained as a causal language model.",
+            hint="Fine-tune it as masked_lm, classifier or token_classifier, or start from a causal_lm run.",
+        )
+    return _task_model(backbone, resolved, task)
+
+
+def get_backbone(model: keras.Model) -> keras.Model:
+    """The sub-model named "backbone" of a textlab model."""
+    try:
+        return model.get_layer(BACKBONE_NAME)
+    except ValueError:
+        raise DataError(
+            f"model {model.name!r} has no sub-model named {BACKBONE_NAME!r}.",
+            hint="Use a model.keras written by keras-textlab.",
+        ) from None
+
+
+def is_causal_backbone(backbone: keras.Model) -> bool:
+    """True when no position can see a later one (decoder blocks, one-directional LSTMs)."""
+    bidirectional = (keras.layers.Bidirectional, keras_hub.layers.TransformerEncoder)
+    return not any(isinstance(layer, bidirectional) for layer in backbone.layers)
+
+
+def backbone_kind(backbone: keras.Model) -> str:
+    """ "lstm" or "transformer", read from the backbone's layers (a loaded backbone carries no config)."""
+    recurrent = (keras.layers.LSTM, keras.layers.Bidirectional)
+    return "lstm" if any(isinstance(layer, recurrent) for layer in backbone.layers) else "transformer"
+
+
+def _task_model(backbone: keras.Model, cfg: ModelConfig, task: str) -> keras.Model:
+    return TextlabTask(
+        backbone,
+        task,
+        num_classes=cfg.num_classes if task in SEQUENCE_TASKS else 0,
+        tie_embeddings=cfg.tie_embeddings,
+        dropout=cfg.dropout,
+        name=f"textlab_{backbone_kind(backbone)}_{task}",
+    )
+
+
+def _validate(cfg: ModelConfig, task: str) -> None:
+    """Reject configs that cannot build, with the field named and what to do."""
+
+    def fail(problem: str, hint: str) -> None:
+        raise DataError(problem, hint=hint)
+
+    if task not in TASKS:
+        fail(f"task {task!r} is not a task.", f"Use one of: {', '.join(TASKS)}.")
+    if cfg.vocab_size < 5:
+        # The five special tokens (PAD, UNK, BOS/CLS, EOS/SEP, MASK) alone need ids 0..4.
+        fail(f"model.vocab_size is {cfg.vocab_size}.", "Train the tokenizer first; it fills vocab_size in.")
+    if task in SEQUENCE_TASKS and cfg.num_classes < 2:
+        fail(
+            f"model.num_classes must be at least 2 for {task}, got {cfg.num_classes}.",
+            "Label the data with at least two distinct classes.",
+        )
+    for field in ("seq_len", "hidden_dim", "num_layers"):
+        if getattr(cfg, field) < 1:
+            fail(f"model.{field} must be at least 1, got {getattr(cfg, field)}.", f"Set model.{field} >= 1.")
+    if not 0.0 <= cfg.dropout < 1.0:
+        fail(f"model.dropout must be in [0, 1), got {cfg.dropout}.", "Use e.g. 0.1.")
+    if task == "causal_lm" and cfg.causal is False:
+        fail(
+            "model.causal is false, but a causal language model must not see future tokens.",
+            "Set model.causal to true or null for causal_lm.",
+        )
+    if cfg.kind == "transformer":
+        if cfg.num_heads < 1 or cfg.hidden_dim % cfg.num_heads:
+            fail(
+                f"model.hidden_dim ({cfg.hidden_dim}) must be a multiple of model.num_heads ({cfg.num_heads}).",
+                "Pick sizes like hidden_dim 64 with 4 heads, or use a preset.",
+            )
+        if cfg.intermediate_dim < 1:
+            fail(
+                f"model.intermediate_dim must be at least 1, got {cfg.intermediate_dim}.",
+                "Use e.g. 4 * hidden_dim.",
+            )
+    elif cfg.bidirectional and task in SEQUENCE_TASKS and cfg.hidden_dim % 2:
+        fail(
+            f"model.hidden_dim ({cfg.hidden_dim}) must be even for a bidirectional LSTM (half per direction).",
+            "Use an even hidden_dim.",
+        )

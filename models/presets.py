@@ -1,0 +1,122 @@
+"""Size presets per model kind, config resolution, and parameter / memory estimates shown before training."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from data.errors import DataError
+from models.config import ModelConfig
+
+# CPU-friendly sizes. Fields not listed (seq_len, dropout, vocab_size, ...) keep the config's values.
+PRESETS: dict[str, dict[str, dict[str, int]]] = {
+    "transformer": {
+        "tiny": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "intermediate_dim": 256},
+        "small": {"hidden_dim": 128, "num_layers": 4, "num_heads": 4, "intermediate_dim": 512},
+        "base": {"hidden_dim": 256, "num_layers": 6, "num_heads": 8, "intermediate_dim": 1024},
+    },
+    "lstm": {
+        "tiny": {"hidden_dim": 64, "num_layers": 1},
+        "small": {"hidden_dim": 128, "num_layers": 2},
+        "base": {"hidden_dim": 256, "num_layers": 2},
+    },
+}
+PRESET_NAMES: tuple[str, ...] = ("tiny", "small", "base")
+
+
+def resolve_model_config(cfg: ModelConfig, task: str | None = None) -> ModelConfig:
+    """Return a copy with the preset's sizes applied (unless preset is None) and `causal` resolved.
+
+    `causal` None becomes True for causal_lm and False otherwise; without a task it stays None.
+    """
+    if cfg.kind not in PRESETS:
+        raise DataError(
+            f"model.kind {cfg.kind!r} is not a model kind.", hint=f"Use one of: {', '.join(PRESETS)}."
+        )
+    updates: dict[str, Any] = {}
+    if cfg.preset is not None:
+        if cfg.preset not in PRESETS[cfg.kind]:
+            raise DataError(
+                f"model.preset {cfg.preset!r} is not a preset.",
+                hint=f"Use one of: {', '.join(PRESET_NAMES)}, or null to use the explicit sizes.",
+            )
+        updates.update(PRESETS[cfg.kind][cfg.preset])
+    if cfg.causal is None and task is not None:
+        updates["causal"] = task == "causal_lm"
+    return dataclasses.replace(cfg, **updates)
+
+
+def count_params(cfg: ModelConfig, task: str) -> int:
+    """Exact parameter count, by building the model (symbolic build only: cheap even for `base`)."""
+    from models.builders import build_model  # builders imports this module; import late to avoid a cycle
+
+    return int(build_model(cfg, task).count_params())
+
+
+# Rough activation elements kept for the backward pass, per token and per layer, in units of hidden_dim
+# (plus the feed-forward and attention terms below). Order-of-magnitude guidance, not a measurement.
+_TRANSFORMER_ACT_PER_HIDDEN = 13  # norms, q/k/v, attention output, projections, residuals, dropout masks
+_LSTM_ACT_PER_HIDDEN = 10  # 4 gates, cell and hidden states, tanh(cell), dropout
+
+
+def estimate_memory(
+    cfg: ModelConfig, task: str, batch_size: int, precision: str = "float32"
+) -> dict[str, Any]:
+    """Rough training-memory estimate: parameters, gradients, AdamW state and activations per batch.
+
+    Variables stay float32 under mixed precision; only activations shrink. "auto" is counted as float32
+    (the upper bound), since the actual choice depends on the device.
+    """
+    if batch_size < 1:
+        raise DataError(
+            f"batch size must be at least 1, got {batch_size}.", hint="Use a positive batch size."
+        )
+    resolved = resolve_model_config(cfg, task)
+    params = count_params(resolved, task)
+    act_bytes = 2 if precision in ("mixed_float16", "mixed_bfloat16") else 4
+    tokens = batch_size * resolved.seq_len
+    h = resolved.hidden_dim
+    if resolved.kind == "transformer":
+        per_layer = _TRANSFORMER_ACT_PER_HIDDEN * h + 2 * resolved.intermediate_dim
+        per_layer += 3 * resolved.num_heads * resolved.seq_len  # scores, softmax, dropout mask
+    else:
+        per_layer = _LSTM_ACT_PER_HIDDEN * h
+    activation_elements = tokens * (per_layer * resolved.num_layers + 4 * h)  # + embeddings, final norm
+    activation_bytes = activation_elements * act_bytes
+    if task in ("causal_lm", "masked_lm"):
+        # float32 logits, their softmax and gradient dominate for larger vocabularies.
+        activation_bytes += 3 * tokens * resolved.vocab_size * 4
+    param_bytes = params * 4
+    gradient_bytes = params * 4
+    optimizer_bytes = params * 4 * 2  # AdamW first and second moments
+    total = param_bytes + gradient_bytes + optimizer_bytes + activation_bytes
+    return {
+        "params": params,
+        "param_bytes": param_bytes,
+        "gradient_bytes": gradient_bytes,
+        "optimizer_bytes": optimizer_bytes,
+        "activation_bytes": activation_bytes,
+        "total_bytes": total,
+        "human": (
+            f"{format_count(params)} parameters ({format_bytes(param_bytes)}); "
+            f"~{format_bytes(total)} to train at batch {batch_size}, seq_len {resolved.seq_len}, {precision}"
+        ),
+    }
+
+
+def format_count(n: int) -> str:
+    """1234567 -> '1.23M'."""
+    for div, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if n >= div:
+            return f"{n / div:.2f}{suffix}"
+    return str(n)
+
+
+def format_bytes(n: int) -> str:
+    """Binary units: 1536 -> '1.5 KiB'."""
+    value, unit = float(n), "B"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            break
+        value /= 1024
+    return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
