@@ -67,12 +67,9 @@ def build(workspace: str) -> dict[str, Any]:
 
     def on_upload(path: str | None) -> tuple:
         if not path:
-            return (gr.skip(),) * (len(outputs) + 1)
-        saved = files.save_upload(path, workspace)
-        return (
-            *load_view(str(saved), None, None, "corpus"),
-            None,
-        )  # empty drop zone, ready for the next file
+            return (gr.skip(),) * (len(outputs) + 2)
+        # Empty the drop zone (ready for the next file) and the demo picker (the upload replaced it).
+        return (*load_upload(path, workspace), None, None)
 
     def on_demo(name: str | None) -> tuple:
         return (
@@ -91,6 +88,44 @@ def build(workspace: str) -> dict[str, Any]:
     for control in (text_col, label_col, text_mode):
         control.input(on_columns, [dataset, text_col, label_col, text_mode], outputs)
     return {"dataset": dataset, "demo": demo, "initial": (on_demo, [demo], outputs)}
+
+
+def load_upload(path: str, workspace: str) -> tuple:
+    """The upload callback's work: refuse an oversized file, copy it into the workspace, then ``load_view``."""
+    from data.loaders import check_file_size
+
+    name = Path(path).name  # Gradio keeps the uploaded file's own name in its temp folder
+    try:
+        check_file_size(path, name)  # before copying: a refused file must not fill the workspace
+        saved = files.save_upload(path, workspace)
+    except OSError as err:  # a full disk or an unreadable file: say so, keep the app running
+        return _error_view(
+            name,
+            DataError(
+                f"could not be saved in the workspace ({err.strerror or err}).",
+                file=name,
+                hint=f"free disk space or fix permissions in {workspace}, then upload it again.",
+            ),
+        )
+    except (DataError, ValueError) as err:
+        return _error_view(name, err)
+    return load_view(str(saved), None, None, "corpus")
+
+
+def _error_view(name: str, err: Exception) -> tuple:
+    """Every Data-tab output for a file that could not be loaded: the message, nothing else."""
+    return (
+        None,
+        f"**Dataset:** `{name}`",
+        gr.update(),
+        gr.update(),
+        gr.update(),
+        gr.update(value=views.error_markdown(err), visible=True),
+        None,
+        "",
+        None,
+        None,
+    )
 
 
 def load_view(path: str, text_column: str | None, label_column: str | None, text_mode: str) -> tuple:
@@ -117,18 +152,7 @@ def load_view(path: str, text_column: str | None, label_column: str | None, text
             note = f"No label column was found, so this dataset suits language models only. ({err})"
         stats = describe(loaded)
     except DataError as err:
-        return (
-            None,
-            f"**Dataset:** `{name}`",
-            gr.update(),
-            gr.update(),
-            gr.update(),
-            gr.update(value=views.error_markdown(err), visible=True),
-            None,
-            "",
-            None,
-            None,
-        )
+        return _error_view(name, err)
     state = {
         "path": str(path),
         "name": name,
@@ -159,11 +183,16 @@ def load_view(path: str, text_column: str | None, label_column: str | None, text
 
 def _columns(path: str, text_mode: str) -> list[str] | None:
     """Column names of a table file (None for plain text), for the mapping dropdowns."""
+    from data.loaders import max_file_bytes
     from data.readers import FORMATS, read_table
 
     fmt = FORMATS.get(Path(path).suffix.lower())
-    if fmt in (None, "txt") or not Path(path).is_file() or Path(path).stat().st_size == 0:
-        return None  # load_dataset explains what is wrong with the file
+    if (
+        fmt in (None, "txt")
+        or not Path(path).is_file()
+        or not 0 < Path(path).stat().st_size <= max_file_bytes()
+    ):
+        return None  # load_dataset explains what is wrong with the file (without reading a huge one twice)
     return [str(c) for c in read_table(Path(path), fmt, text_mode=text_mode, max_rows=5).frame.columns]
 
 

@@ -15,8 +15,15 @@ TASK_CHOICES: dict[str, tuple[str, str]] = {
     "Masked language model (pretrain for fine-tuning)": ("train", "masked_lm"),
     "Fine-tune a classifier from a run": ("finetune", "classifier"),
     "Token tagging": ("train", "token_classifier"),
+    "Fine-tune a token tagger from a run": ("finetune", "token_classifier"),
 }
 FINETUNE_LABEL = "Fine-tune a classifier from a run"
+
+
+def is_finetune(task_label: str) -> bool:
+    return TASK_CHOICES.get(task_label, ("train", ""))[0] == "finetune"
+
+
 PRETRAINED_TASKS = ("causal_lm", "masked_lm")
 LABELLED_TASKS = ("classifier", "token_classifier")
 

@@ -12,7 +12,7 @@ from app.ui import views
 from data.errors import DataError
 from models.run_dir import RunDir, list_runs
 
-PLAYABLE_TASKS = ("causal_lm", "classifier")
+PLAYABLE_TASKS = ("causal_lm", "classifier", "token_classifier")
 _cache: dict[str, Any] = {}  # run path -> (model file mtime, LoadedRun); one entry, models can be large
 _cache_lock = threading.Lock()
 
@@ -32,17 +32,25 @@ def build(workspace: str) -> dict[str, Any]:
             temperature = gr.Slider(0.0, 2.0, value=0.8, step=0.05, label="Temperature (0 = greedy)")
             top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
             top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (1 = off)")
-            max_tokens = gr.Slider(1, 1000, value=200, step=1, label="Max new tokens")
+            max_tokens = gr.Slider(
+                1, 1000, value=200, step=1, label="Max new tokens", elem_id="play-max-tokens"
+            )
         generate = gr.Button("Generate", variant="primary", elem_id="play-generate")
         output = gr.Textbox(label="Generated text", lines=8, interactive=False, elem_id="play-output")
     with gr.Group(visible=False) as clf_box:
         text = gr.Textbox(label="Text to classify", lines=3, elem_id="play-text")
         classify = gr.Button("Classify", variant="primary", elem_id="play-classify")
         probs = gr.Label(label="Label probabilities", num_top_classes=10, elem_id="play-probs")
-        report = gr.Markdown(elem_id="play-report")
-        confusion = gr.Dataframe(
-            label="Confusion matrix (test split)", interactive=False, elem_id="play-confusion"
+    with gr.Group(visible=False) as tag_box:
+        sentence = gr.Textbox(
+            label="Text to tag (words are split on spaces)", lines=2, elem_id="play-tag-text"
         )
+        tag_button = gr.Button("Tag", variant="primary", elem_id="play-tag")
+        tags = gr.HighlightedText(label="Tags", elem_id="play-tags")
+    report = gr.Markdown(elem_id="play-report")
+    confusion = gr.Dataframe(
+        label="Confusion matrix (test split)", interactive=False, visible=False, elem_id="play-confusion"
+    )
 
     def on_refresh(current: str | None) -> Any:
         choices = views.run_choices(list_runs(workspace), PLAYABLE_TASKS)
@@ -53,7 +61,7 @@ def build(workspace: str) -> dict[str, Any]:
 
     def on_run(path: str | None) -> tuple:
         if not path:
-            return "No run picked.", gr.update(visible=False), gr.update(visible=False), "", None
+            return "No run picked.", *(gr.update(visible=False),) * 3, "", gr.update(visible=False)
         target = RunDir(path)
         task, status = target.config().task, target.status()
         line = f"**{target.id}** · {task} · {status.get('state', 'unknown')} at step {status.get('step', 0)}"
@@ -62,8 +70,11 @@ def build(workspace: str) -> dict[str, Any]:
             line,
             gr.update(visible=task == "causal_lm"),
             gr.update(visible=task == "classifier"),
+            gr.update(visible=task == "token_classifier"),
             views.eval_markdown(report),
-            views.confusion_frame(report),
+            gr.update(
+                value=views.confusion_frame(report), visible=bool(report and "confusion_matrix" in report)
+            ),
         )
 
     def on_classify(path: str | None, sentence: str) -> tuple:
@@ -74,6 +85,14 @@ def build(workspace: str) -> dict[str, Any]:
         except DataError as err:
             return None, gr.update(value=views.error_markdown(err), visible=True)
         return result, gr.update(visible=False)
+
+    def on_tag(path: str | None, words: str) -> tuple:
+        from models.inference import tag
+
+        try:
+            return tag(_loaded(path), words or ""), gr.update(visible=False)
+        except DataError as err:
+            return None, gr.update(value=views.error_markdown(err), visible=True)
 
     def on_generate(
         path: str | None, text: str, temp: float, k: float, p: float, n: float
@@ -99,9 +118,10 @@ def build(workspace: str) -> dict[str, Any]:
             yield gr.skip(), gr.update(value=views.error_markdown(err), visible=True)
 
     refresh.click(on_refresh, [run], [run])
-    run.change(on_run, [run], [info, lm_box, clf_box, report, confusion])
+    run.change(on_run, [run], [info, lm_box, clf_box, tag_box, report, confusion])
     classify.click(on_classify, [run, text], [probs, error])
     text.submit(on_classify, [run, text], [probs, error])
+    tag_button.click(on_tag, [run, sentence], [tags, error])
     generate.click(on_generate, [run, prompt, temperature, top_k, top_p, max_tokens], [output, error])
     return {"refresh": (on_refresh, [run], [run])}
 

@@ -18,14 +18,19 @@ def build(workspace: str) -> dict[str, Any]:
         refresh = gr.Button("Refresh", size="sm", elem_id="runs-refresh", scale=0)
         count = gr.Markdown(elem_id="runs-count")
     table = gr.Dataframe(
-        headers=views.RUN_COLUMNS, interactive=False, wrap=True, max_height=360, elem_id="runs-table"
+        headers=views.RUN_COLUMNS,
+        interactive=False,
+        wrap=True,
+        max_height=360,
+        column_widths=["27%", "11%", "10%", "12%", "9%", "9%", "5%", "11%", "6%"],
+        elem_id="runs-table",
     )
     selected = gr.Dropdown([], multiselect=True, label="Compare runs (loss curves)", elem_id="runs-selected")
     overlay = gr.LinePlot(x="step", y="loss", color="series", label="Loss", elem_id="runs-chart")
 
     def on_select(paths: list[str] | None) -> Any:
         curves = {RunDir(p).id: RunDir(p).metrics() for p in paths or []}
-        return gr.LinePlot(views.overlay_frame(curves), caption=views.chart_caption(curves))
+        return gr.LinePlot(views.overlay_frame(curves), caption=views.chart_caption(curves, numbered=True))
 
     def on_refresh(current: list[str] | None) -> tuple:
         runs = list_runs(workspace)

@@ -117,7 +117,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         return info, forms.default_task_label(bool(data.get("labelled")))
 
     def on_task(label: str) -> Any:
-        if label != forms.FINETUNE_LABEL:
+        if not forms.is_finetune(label):
             return gr.update(visible=False)
         choices = views.run_choices(list_runs(workspace), forms.PRETRAINED_TASKS)
         return gr.update(visible=True, choices=choices, value=choices[0][1] if choices else None)

@@ -40,7 +40,8 @@ def loss_frame(records: Iterable[Mapping[str, Any]], run_label: str | None = Non
 
 def overlay_frame(curves: Mapping[str, Iterable[Mapping[str, Any]]]) -> pd.DataFrame:
     """Loss curves of several runs in one frame, one series per run and curve."""
-    frames = [loss_frame(records, run_label=run_id) for run_id, records in curves.items()]
+    # Short legend names ("run 1 · train loss"): the caption says which run is which.
+    frames = [loss_frame(records, run_label=f"run {i}") for i, records in enumerate(curves.values(), start=1)]
     frames = [f for f in frames if not f.empty]
     if not frames:
         return loss_frame([])
@@ -57,17 +58,18 @@ def count_points(records: Iterable[Mapping[str, Any]]) -> int:
     )
 
 
-def chart_caption(curves: Mapping[str, list[Mapping[str, Any]]]) -> str:
+def chart_caption(curves: Mapping[str, list[Mapping[str, Any]]], numbered: bool = False) -> str:
     """What the chart holds per run, e.g. 'run-a: 30 train points, 2 val epochs'.
 
     Also a redraw key: Gradio's plot rebuilds its colour legend only when a property such as the caption
     changes, so a series that appears later (val loss after the first epoch, another run) needs a new caption.
     """
     parts = []
-    for run_id, records in curves.items():
+    for i, (run_id, records) in enumerate(curves.items(), start=1):
         train = sum(1 for r in records if r.get("kind") == "step" and _finite(r.get("loss")))
         val = sum(1 for r in records if r.get("kind") == "epoch" and _finite(r.get("val_loss")))
-        parts.append(f"{run_id}: {train} train point{'s' * (train != 1)}, {val} val epoch{'s' * (val != 1)}")
+        name = f"run {i} = {run_id}" if numbered else run_id
+        parts.append(f"{name}: {train} train point{'s' * (train != 1)}, {val} val epoch{'s' * (val != 1)}")
     return " · ".join(parts) or "no runs selected"
 
 

@@ -57,8 +57,7 @@ class AppProcess:
         self.workspace = workspace
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+        env = _child_env()
         self.log = open(workspace.parent / f"app-{self.port}.log", "wb")  # noqa: SIM115  closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "app", "--workspace", str(workspace), "ui", "--port", str(self.port)],
@@ -97,6 +96,27 @@ class AppProcess:
         self.log.close()
 
 
+def _child_env() -> dict[str, str]:
+    """The app (and training it starts) runs on TensorFlow here; this test process sets no backend."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def _start_lm_run(workspace: Path, base: Path) -> subprocess.Popen:
+    """A tiny causal LM trained through the CLI, alongside the app: the Playground streams text from it."""
+    words = "the king and the queen walk to the castle where a knight waits for the morning light".split()
+    lines = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(12)) for i in range(300)]
+    corpus = base / "tiny_corpus.txt"
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--task", "causal_lm"]
+    command += ["--data", str(corpus), "--max-steps", "40", "--seq-len", "32", "--batch-size", "8", "--quiet"]
+    log = open(base / "lm-train.log", "wb")  # noqa: SIM115  the child owns it
+    process = subprocess.Popen(command, cwd=ROOT, env=_child_env(), stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return process
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -117,8 +137,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """One app, one browser page and a workspace shared by the ordered tests below."""
     base = tmp_path_factory.mktemp("ui")
     workspace = base / "workspace"
+    lm = _start_lm_run(workspace, base)  # first, so it is mostly done before the classifier trains
     app = AppProcess(workspace)
-    state: dict = {"workspace": workspace, "app": app, "base": base, "external": []}
+    state: dict = {"workspace": workspace, "app": app, "base": base, "external": [], "lm": lm}
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -131,6 +152,9 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         finally:
             browser.close()
             state["app"].stop()
+            if state["lm"].poll() is None:
+                state["lm"].kill()
+                state["lm"].wait()
 
 
 def _note_external(state: dict, url: str) -> None:
@@ -171,6 +195,16 @@ def _wait_value(page, selector: str, expected: str, timeout: float = 60.0) -> st
     raise AssertionError(f"{selector} never showed {expected!r}; last value: {value!r}")
 
 
+def _pick(page, selector: str, text: str) -> None:
+    """Choose the option containing ``text`` in a Gradio dropdown (choices refreshed first)."""
+    refresh = selector.replace("-run", "-refresh")
+    if page.locator(refresh).count():
+        page.locator(refresh).click()
+        page.wait_for_timeout(500)
+    page.locator(f"{selector} input").click()
+    page.get_by_role("option", name=text).click()
+
+
 def _points(page) -> int:
     match = re.search(r"(\d+) chart points", _text(page, "#train-progress"))
     return int(match.group(1)) if match else 0
@@ -182,9 +216,11 @@ def _fill(page, selector: str, value: str) -> None:
     box.press("Tab")
 
 
-def _run_dirs(workspace: Path) -> list[Path]:
+def _run_dirs(workspace: Path, task: str) -> list[Path]:
+    """Run directories of one task (a language-model run trains alongside the classifier)."""
     runs = workspace / "runs"
-    return sorted(p for p in runs.iterdir() if (p / "config.json").is_file()) if runs.is_dir() else []
+    found = sorted(p for p in runs.iterdir() if (p / "config.json").is_file()) if runs.is_dir() else []
+    return [p for p in found if json.loads((p / "config.json").read_text())["task"] == task]
 
 
 def test_first_launch_preloads_the_demo_and_binds_loopback_only(session: dict) -> None:
@@ -264,7 +300,7 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     stopped = _wait_text(page, "#train-progress", r"stopped · step \d+", timeout=60)
     stopped_at = int(re.search(r"step (\d+)", stopped).group(1))
     assert 0 < stopped_at < MAX_STEPS
-    (run,) = _run_dirs(workspace)
+    (run,) = _run_dirs(workspace, "classifier")
     assert json.loads((run / "status.json").read_text())["state"] == "stopped"
     points_at_stop = _points(page)
 
@@ -293,6 +329,7 @@ def _wait_points(page, above: int, timeout: float = 90.0) -> int:
 def test_playground_classifies_with_probabilities_and_report(session: dict) -> None:
     page, run = session["page"], _trained(session)
     page.get_by_role("tab", name="Playground").click()
+    _pick(page, "#play-run", run.name)
     _wait_text(page, "#play-info", re.escape(run.name))
     _wait_text(page, "#play-report", r"accuracy")
     assert page.locator("#play-confusion").get_by_text("pred: spam").count() > 0
@@ -301,6 +338,29 @@ def test_playground_classifies_with_probabilities_and_report(session: dict) -> N
     probs = _wait_text(page, "#play-probs", r"\d+(\.\d+)?%", timeout=90)
     assert "spam" in probs and "ham" in probs
     _shot(page, "playground")
+
+
+def test_playground_streams_text_from_a_language_model(session: dict) -> None:
+    page, lm = session["page"], session["lm"]
+    assert lm.wait(timeout=240) == 0, (session["base"] / "lm-train.log").read_text(errors="replace")[-3000:]
+    (run,) = _run_dirs(session["workspace"], "causal_lm")
+    _pick(page, "#play-run", run.name)
+    _wait_text(page, "#play-info", re.escape(run.name) + r".*causal_lm")
+    prompt = "the king "
+    page.locator("#play-prompt textarea").fill(prompt)
+    page.locator("#play-generate").click()
+    lengths = [0]
+    deadline, last_change = time.monotonic() + 120, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - last_change < 5:
+        value = page.locator("#play-output textarea").input_value()
+        if len(value) != lengths[-1]:
+            lengths.append(len(value))
+            last_change = time.monotonic()
+            assert value.startswith(prompt)
+        page.wait_for_timeout(50)
+    grown = [n for n in lengths if n > len(prompt)]
+    assert len(grown) >= 2, f"the output did not stream: lengths seen {lengths}"
+    _shot(page, "playground_lm")
 
 
 def test_export_and_download_bundle(session: dict) -> None:

@@ -88,6 +88,14 @@ def test_finetune_form_records_the_parent_run(tmp_path: Path) -> None:
         str(tmp_path), DATASET, forms.TrainForm(task_label="Classifier", from_run="lm-run")
     )
     assert plain.finetune.from_run is None  # a stale dropdown value does not turn a run into a fine-tune
+    tagger = forms.run_config(
+        str(tmp_path),
+        DATASET,
+        forms.TrainForm(task_label="Fine-tune a token tagger from a run", from_run="lm"),
+    )
+    assert tagger.task == "token_classifier" and tagger.finetune.from_run == "lm"
+    assert tagger.data.label_column == "label"
+    assert forms.is_finetune(forms.FINETUNE_LABEL) and not forms.is_finetune("Classifier")
 
 
 def test_form_without_dataset_is_a_data_error(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ def test_chart_caption_counts_points_per_run() -> None:
     caption = views.chart_caption({"a": RECORDS, "b": RECORDS[:1]})
     assert caption == "a: 3 train points, 1 val epoch · b: 1 train point, 0 val epochs"
     assert views.chart_caption({}) == "no runs selected"
+    assert views.chart_caption({"a": RECORDS}, numbered=True) == "run 1 = a: 3 train points, 1 val epoch"
 
 
 def test_val_loss_segments_follow_epochs() -> None:
@@ -48,7 +49,7 @@ def test_val_loss_segments_follow_epochs() -> None:
 
 def test_overlay_frame_names_series_by_run() -> None:
     frame = views.overlay_frame({"run-a": RECORDS, "run-b": RECORDS[:1], "empty": []})
-    assert set(frame.series) == {"run-a · train loss", "run-a · val loss", "run-b · train loss"}
+    assert set(frame.series) == {"run 1 · train loss", "run 1 · val loss", "run 2 · train loss"}
     assert views.overlay_frame({}).empty
 
 
