@@ -84,10 +84,8 @@ def test_shapes_dtypes_and_names(kind, task):
     assert model.input.dtype == "int32"
     backbone = get_backbone(model)
     assert backbone.name == "backbone"
-    hidden = run(backbone, IDS)
-    assert hidden.shape == (2, LEN, HIDDEN)
-    # Pad positions are exactly zero in the backbone output.
-    assert np.all(hidden[1, 2:] == 0.0) and np.any(hidden[1, :2] != 0.0)
+    assert backbone.input.dtype == "int32"
+    assert tuple(backbone.output.shape) == (None, None, HIDDEN)  # symbolic: a forward pass is slow on JAX
 
 
 @pytest.mark.parametrize("kind,task", [("transformer", "causal_lm"), ("lstm", "classifier")])
@@ -199,7 +197,11 @@ def test_task_from_backbone_reuses_pretrained_weights(kind, tmp_path):
     assert clf.name == f"textlab_{kind}_classifier"
     for got, want in zip(backbone.weights, expected, strict=True):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(got), want)
-    np.testing.assert_array_equal(run(backbone, IDS), run(get_backbone(lm), IDS))
+    hidden = run(backbone, IDS)
+    np.testing.assert_array_equal(hidden, run(get_backbone(lm), IDS))
+    assert hidden.shape == (2, LEN, HIDDEN)
+    # Pad positions are exactly zero in the backbone output.
+    assert np.all(hidden[1, 2:] == 0.0) and np.any(hidden[1, :2] != 0.0)
     assert run(clf, IDS).shape == (2, CLASSES)
     # Only the head is new: a Dense(hidden -> classes).
     assert clf.count_params() - backbone.count_params() == HIDDEN * CLASSES + CLASSES
@@ -212,11 +214,11 @@ def test_causal_lm_head_refuses_a_bidirectional_backbone():
 
 
 @pytest.mark.parametrize(
-    "kind,task", [("transformer", "causal_lm"), ("lstm", "classifier")], ids=["transformer-lm", "bilstm-clf"]
+    "kind,task", [("transformer", "causal_lm"), ("lstm", "classifier")], ids=["transformer-lm", "lstm-clf"]
 )
 def test_fit_reduces_loss(kind, task):
     # One fit per kind (compiling a train step dominates the cost); together they cover the tied LM head,
-    # decoder blocks, the bidirectional LSTM and masked pooling.
+    # decoder blocks, stacked LSTMs and masked pooling.
     keras.utils.set_random_seed(5)
     if task == "causal_lm":
         # Counting sequences: the next token is always the current one + 1.
@@ -225,7 +227,7 @@ def test_fit_reduces_loss(kind, task):
     else:
         x = np.random.default_rng(5).integers(5, VOCAB, size=(32, 8)).astype("int32")
         y = (x[:, 0] % CLASSES).astype("int32")  # the class is a function of the first token
-    model = build_model(tiny(kind, bidirectional=True), task)
+    model = build_model(tiny(kind), task)
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=1e-2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
