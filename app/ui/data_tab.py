@@ -164,20 +164,26 @@ def load_view(path: str, text_column: str | None, label_column: str | None, text
         "labelled": loaded.labelled,
     }
     tabular = columns is not None
+    hidden = {"warnings", "classes"}
+    if not loaded.labelled:
+        hidden |= {"num_classes", "imbalance_ratio", "conflicting_duplicates"}
+    per_line = len(loaded.frame) == 1
+    length_label = "Line length (characters)" if per_line else "Text length (characters)"
     warnings = [*loaded.warnings, note] if note else loaded.warnings
     length_frame = views.length_histogram_frame(_length_basis(loaded.frame))
     return (
         state,
-        f"**Dataset:** `{name}` · {state['rows']} rows"
+        f"**Dataset:** `{name}` · "
+        + (f"{state['rows']} rows" if state["rows"] != 1 else "1 document (the whole file is one corpus)")
         + (f" · {state['num_classes']} classes" if tabular else ""),
         gr.update(choices=columns or [], value=loaded.text_column, visible=tabular),
         gr.update(choices=[NONE, *(columns or [])], value=loaded.label_column or NONE, visible=tabular),
         gr.update(value=loaded.text_mode or "corpus", visible=not tabular),
         gr.update(value="", visible=False),
         views.preview_frame(loaded.frame.reset_index()),
-        views.stats_markdown({k: v for k, v in stats.items() if k not in ("warnings", "classes")}, warnings),
+        views.stats_markdown({k: v for k, v in stats.items() if k not in hidden}, warnings),
         gr.update(value=views.class_balance_frame(loaded.frame), visible=loaded.labelled),
-        gr.BarPlot(value=length_frame, sort=length_frame["length"].tolist()),
+        gr.BarPlot(value=length_frame, sort=length_frame["length"].tolist(), label=length_label),
     )
 
 

@@ -29,7 +29,9 @@ def build(workspace: str) -> dict[str, Any]:
     with gr.Group(visible=False) as lm_box:
         prompt = gr.Textbox(label="Prompt", lines=3, elem_id="play-prompt")
         with gr.Row():
-            temperature = gr.Slider(0.0, 2.0, value=0.8, step=0.05, label="Temperature (0 = greedy)")
+            temperature = gr.Slider(
+                0.0, 2.0, value=0.8, step=0.05, label="Temperature (0 = greedy)", elem_id="play-temperature"
+            )
             top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
             top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (1 = off)")
             max_tokens = gr.Slider(

@@ -211,7 +211,7 @@ def _points(page) -> int:
 
 
 def _fill(page, selector: str, value: str) -> None:
-    box = page.locator(f"{selector} input")
+    box = page.locator(f"{selector} input[type=number]")
     box.fill(value)
     box.press("Tab")
 
@@ -344,19 +344,23 @@ def test_playground_streams_text_from_a_language_model(session: dict) -> None:
     page, lm = session["page"], session["lm"]
     assert lm.wait(timeout=240) == 0, (session["base"] / "lm-train.log").read_text(errors="replace")[-3000:]
     (run,) = _run_dirs(session["workspace"], "causal_lm")
+    page.get_by_role("tab", name="Playground").click()
     _pick(page, "#play-run", run.name)
     _wait_text(page, "#play-info", re.escape(run.name) + r".*causal_lm")
     prompt = "the king "
     page.locator("#play-prompt textarea").fill(prompt)
+    _fill(page, "#play-temperature", "0")  # greedy: no early end-of-text by chance, 200 tokens every time
     page.locator("#play-generate").click()
     lengths = [0]
     deadline, last_change = time.monotonic() + 120, time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - last_change < 5:
+    while time.monotonic() < deadline:  # until the text has grown and then stayed put for 5 s
         value = page.locator("#play-output textarea").input_value()
         if len(value) != lengths[-1]:
             lengths.append(len(value))
             last_change = time.monotonic()
             assert value.startswith(prompt)
+        if len(value) > len(prompt) and time.monotonic() - last_change > 5:
+            break
         page.wait_for_timeout(50)
     grown = [n for n in lengths if n > len(prompt)]
     assert len(grown) >= 2, f"the output did not stream: lengths seen {lengths}"
