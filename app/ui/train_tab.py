@@ -98,7 +98,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
             return views.progress_markdown(None, {}, []), gr.skip(), shown
         run = RunDir(path)
         status, records = run.status(), run.metrics()
-        if status.get("state") in ("running", "stopping") and not run.is_alive():
+        if run.summary().state == "interrupted":  # said running, but its process is gone
             status = {**status, "state": "interrupted", "message": "the training process ended; press Resume"}
         signature = f"{path}:{len(records)}"
         chart_update = gr.skip()

@@ -103,6 +103,7 @@ def test_form_without_dataset_is_a_data_error(tmp_path: Path) -> None:
         forms.run_config(str(tmp_path), None, forms.TrainForm(task_label="Classifier"))
 
 
+@pytest.mark.slow  # imports Keras and builds two models: ~10 s alone, over 30 s on a busy machine
 def test_size_estimate_grows_with_the_preset(tmp_path: Path) -> None:
     def params(preset: str) -> str:
         config = forms.run_config(
