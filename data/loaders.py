@@ -15,10 +15,25 @@ from data.errors import DataError
 from data.readers import FORMATS, SAVE_AS_HINT, RawTable, read_table
 from data.truncation import TruncationReport, truncate_report
 
-__all__ = ["FORMATS", "LoadedDataset", "TruncationReport", "load_dataset", "truncate_report"]
+__all__ = [
+    "FORMATS",
+    "LoadedDataset",
+    "TruncationReport",
+    "check_file_size",
+    "load_dataset",
+    "max_file_bytes",
+    "truncate_report",
+]
 
 TEXT_MODES = ("lines", "corpus")
 _SHOW_ROWS = 5
+# The whole file is read into memory (bytes, text, then one Python string per cell: many times its size),
+# so larger files are refused up front with the limit named; the variable raises it.
+MAX_FILE_MB_ENV = "TEXTLAB_MAX_FILE_MB"
+DEFAULT_MAX_FILE_MB = 100
+_MB = 1_000_000
+# Labels that spreadsheet and pandas exports write for "missing"; kept as classes, but the user is told.
+_MISSING_MARKERS = frozenset({"nan", "NaN", "NAN", "null", "NULL", "None", "N/A", "#N/A"})
 
 
 @dataclass
@@ -123,6 +138,14 @@ def load_dataset(
     if label_col is not None:
         _check_labels(frame, name, label_col, raw.row_convention, need_labels)
         frame["label"] = frame["label"].astype(str)
+        marked = frame["label"].isin(_MISSING_MARKERS)
+        if marked.any():
+            warnings.append(
+                f"Column '{label_col}' has {int(marked.sum())} row(s) labelled like a missing value "
+                f"({', '.join(sorted(set(frame['label'][marked])))}): rows {_rows(frame.index[marked.to_numpy()])} "
+                f"({raw.row_convention}). They count as a class of their own; if they mean 'no label', fill them "
+                "in or delete those rows."
+            )
     if raw.cut_at is not None:
         warnings.append(f"Kept the first {raw.cut_at} rows of '{name}' (max_rows); the rest were ignored.")
     frame.index.name = "row"
@@ -160,7 +183,39 @@ def _check_file(file: Path, name: str) -> str:
         )
     if file.stat().st_size == 0:
         raise DataError("is empty (0 bytes).", file=name, hint="Choose the file that holds your data.")
+    check_file_size(file, name)
     return fmt
+
+
+def max_file_bytes() -> int:
+    """The largest dataset file we load: ``TEXTLAB_MAX_FILE_MB`` megabytes, 100 unless set."""
+    raw = os.environ.get(MAX_FILE_MB_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_FILE_MB * _MB
+    try:
+        megabytes = float(raw)
+    except ValueError:
+        megabytes = math.nan
+    if not (math.isfinite(megabytes) and megabytes > 0):
+        raise DataError(
+            f"the environment variable {MAX_FILE_MB_ENV}={raw!r} is not a size in megabytes.",
+            hint=f"Set it to a positive number such as 300, or unset it for the default of {DEFAULT_MAX_FILE_MB} MB.",
+        )
+    return int(megabytes * _MB)
+
+
+def check_file_size(path: str | os.PathLike, name: str | None = None) -> None:
+    """Refuse a file over ``max_file_bytes()`` with a DataError naming the limit and how to raise it."""
+    size, limit = Path(path).stat().st_size, max_file_bytes()
+    if size > limit:
+        raise DataError(
+            f"is {size / _MB:,.1f} MB, over the {limit / _MB:g} MB limit for a dataset file "
+            "(the whole file is loaded into memory, which takes many times its size).",
+            file=name or str(path),
+            hint=f"Load a sample of it (for example its first 500,000 lines), or, if this machine has the "
+            f"memory, raise the limit with the environment variable {MAX_FILE_MB_ENV}, e.g. "
+            f"{MAX_FILE_MB_ENV}={math.ceil(size / _MB / 100) * 100}, set before starting the app or command.",
+        )
 
 
 def _text_values(raw: RawTable, column: str, name: str) -> pd.Series:

@@ -28,6 +28,7 @@ FORMATS: dict[str, str] = {
 SPREADSHEET_ROWS = "row numbers as a spreadsheet shows them: the header is row 1, the first data row is row 2"
 FILE_LINES = "line numbers in the file, starting at 1"
 RECORDS = "record numbers, 1 = the first record"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass
@@ -132,8 +133,9 @@ def _records_table(records: list[dict[str, Any]], numbers: list[int], fmt: str, 
 
 def _read_jsonl(text: str, name: str, max_rows: int | None) -> RawTable:
     records, numbers = [], []
-    # split("\n"), not splitlines(): JSON strings may legally hold U+2028 and other line separators.
-    for number, line in enumerate(text.split("\n"), start=1):
+    # \r\n, \n and a lone \r end a line (files edited on several systems mix them); not splitlines():
+    # JSON strings may legally hold U+2028 and other line separators, but never a raw \r or \n.
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         line = line.strip()
         if not line:
             continue
