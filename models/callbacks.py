@@ -63,32 +63,49 @@ class EngineMonitor(keras.callbacks.Callback):
         self.step = self._fit_start_step + batch + 1
         loss = float(logs.get("loss", float("nan")))
         if not math.isfinite(loss):
-            self.stop_reason = "nan"
-            self.failure = (
-                f"the training loss became {loss} at step {self.step}; the run was stopped and the last good "
-                f"checkpoint (step {self._last_checkpoint_step}) was kept. What to do: lower the learning rate "
-                f"(now {self.model_learning_rate():.3g}), keep gradient clipping on, or use float32 precision."
-            )
-            self.model.stop_training = True
+            self._fail(f"the training loss became {loss} at step {self.step}")
             return
         if self.step % self.log_every == 0 or self.step >= self.total_steps:
             self._log_step(loss, logs)
         if self.run.stop_requested():
             self.stop_reason = "stopped"
-            self.model.stop_training = True
-            return
-        if self.time_budget_s is not None and self.elapsed() >= self.time_budget_s:
+        elif self.time_budget_s is not None and self.elapsed() >= self.time_budget_s:
             self.stop_reason = "budget"
+        checkpoint_due = self.step - self._last_checkpoint_step >= self.checkpoint_every
+        # The loss is measured before the step's update, so the weights about to be saved (here, or by the
+        # engine after a stop) can already be NaN/inf while the loss still looks fine: never save those.
+        if (checkpoint_due or self.stop_reason) and not self._weights_finite():
+            self._fail(f"the model weights became NaN or infinite at step {self.step}")
+            return
+        if self.stop_reason:
             self.model.stop_training = True
             return
-        if self.step - self._last_checkpoint_step >= self.checkpoint_every:
+        if checkpoint_due:
             self.save_checkpoint(self.step)
             self._last_checkpoint_step = self.step
+
+    def _fail(self, what: str) -> None:
+        """Stop the run as failed: the engine then keeps the last checkpoint, which predates this step."""
+        self.stop_reason = "nan"
+        kept = self._last_checkpoint_step
+        saved = (
+            f"the last good checkpoint (step {kept}) was kept" if kept else "no checkpoint had been written"
+        )
+        self.failure = (
+            f"{what}; the run was stopped and {saved}. What to do: lower the learning rate "
+            f"(now {self.model_learning_rate():.3g}), keep gradient clipping on, or use float32 precision."
+        )
+        self.model.stop_training = True
+
+    def _weights_finite(self) -> bool:
+        return all(bool(keras.ops.all(keras.ops.isfinite(w))) for w in self.model.weights)
 
     def mark_checkpoint(self, step: int) -> None:
         self._last_checkpoint_step = step
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.stop_reason != "nan" and not self._weights_finite():  # the engine checkpoints after this
+            self._fail(f"the model weights became NaN or infinite by the end of epoch {epoch + 1}")
         if self.stop_reason == "nan":
             return
         record = {

@@ -35,16 +35,14 @@ def evaluate_run(run: RunDir, model: Any, prepared: Any) -> dict[str, Any]:
 
 def evaluate_saved_run(run: RunDir) -> dict[str, Any]:
     """Re-evaluate a finished run from disk (CLI `evaluate`): same split, same tokenizer."""
-    import keras
-
-    import models.builders  # noqa: F401  registers the custom layers for safe loading
     from data.tokenizers import load_tokenizer
+    from models.safe_load import load_keras_model
     from models.tasks import prepare
 
     config = run.config()
     prepared = prepare(config, run, load_tokenizer(run.tokenizer_dir))
     source = run.model_path if run.model_path.exists() else run.last_checkpoint
-    model = keras.models.load_model(source, compile=False, safe_mode=True)
+    model = load_keras_model(source, compile=False)
     from models.train import recompile
 
     recompile(model, config, optimizer="adam")

@@ -26,10 +26,8 @@ class LoadedRun:
 
 def load_run(run: RunDir) -> LoadedRun:
     """Load the final model (or, for an unfinished run, the last checkpoint) in Keras safe mode."""
-    import keras
-
-    import models.builders  # noqa: F401  registers the custom layers for safe loading
     from data.tokenizers import load_tokenizer
+    from models.safe_load import load_keras_model
 
     source = run.model_path if run.model_path.exists() else run.last_checkpoint
     if not source.exists():
@@ -38,7 +36,7 @@ def load_run(run: RunDir) -> LoadedRun:
             hint="wait for the run to write its first checkpoint, or resume it.",
         )
     config = run.config()
-    model = keras.models.load_model(source, compile=False, safe_mode=True)
+    model = load_keras_model(source, compile=False)
     return LoadedRun(
         run=run,
         model=model,

@@ -53,10 +53,10 @@ def initial_model(config: RunConfig, run: RunDir) -> Any:
     parent = pretrained_run(config)
     if parent is None:
         return build_model(model_cfg, config.task)
-    import keras
+    from models.safe_load import load_keras_model
 
     source = parent.model_path if parent.model_path.exists() else parent.last_checkpoint
-    parent_model = keras.models.load_model(source, compile=False, safe_mode=True)
+    parent_model = load_keras_model(source, compile=False)
     backbone = get_backbone(parent_model)
     return build_task_from_backbone(backbone, model_cfg, config.task)
 

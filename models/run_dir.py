@@ -152,6 +152,19 @@ class RunDir:
     def log_metrics(self, record: dict[str, Any]) -> None:
         append_jsonl(self.metrics_path, record)
 
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temp files a killed training process left behind; call before resuming, never while a
+        training process runs. Root-level atomic-write temps are only removed when older than a minute,
+        because the UI process writes status.json there too."""
+        engine_only = [self.path, self.checkpoint_dir, self.tokenizer_dir]
+        found = [p for folder in engine_only for p in folder.glob(".tmp-*")]
+        found += [p for folder in engine_only[1:] for p in folder.glob(".*.tmp")]
+        cutoff = time.time() - 60
+        found += [p for p in self.path.glob(".*.tmp") if _modified_before(p, cutoff)]
+        for path in found:
+            path.unlink(missing_ok=True)
+        return found
+
     def request_stop(self) -> None:
         self.stop_flag.write_text("stop requested\n", encoding="utf-8")
         if self.status().get("state") in ("queued", "running"):
@@ -245,6 +258,13 @@ def _headline_metric(report: dict[str, Any], status: dict[str, Any]) -> tuple[st
     if "val_loss" in best:
         return "val_loss", float(best["val_loss"])
     return "", None
+
+
+def _modified_before(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except OSError:  # renamed into place meanwhile: not stale
+        return False
 
 
 def _read_json(path: Path, default: Any) -> Any:

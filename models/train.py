@@ -31,6 +31,8 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
     """Train the run in ``run`` in this process; status.json always ends in completed/stopped/failed."""
     config = run.config()
     select_backend(config.backend)
+    if resume:  # a process killed mid-write leaves its temp files; the checkpoints themselves are whole
+        run.remove_stale_temp_files()
     run.clear_stop()
     run.write_status(state="running", message="preparing data", pid=os.getpid(), started=time.time())
     try:
@@ -57,6 +59,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
     from models import lineage
     from models.callbacks import EngineMonitor, ProgressBar
     from models.evaluation import evaluate_run
+    from models.safe_load import load_keras_model
     from models.tasks import prepare
 
     keras.utils.set_random_seed(config.train.seed)
@@ -77,7 +80,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
     checkpoint = run.last_checkpoint if resume and run.last_checkpoint.exists() else None
     with distribution_scope(config) as replicas:
         if checkpoint is not None:
-            model = keras.models.load_model(checkpoint, compile=True, safe_mode=True)
+            model = load_keras_model(checkpoint, compile=True)
             start_step = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
             _truncate_metrics(run, start_step)
             run.log_metrics({"kind": "event", "event": "resumed", "step": start_step})
@@ -195,9 +198,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         run.write_status(message="evaluating", step=step)
         final = run.best_checkpoint if run.best_checkpoint.exists() else run.last_checkpoint
         _copy_atomic(final, run.model_path)
-        report = evaluate_run(
-            run, keras.models.load_model(run.model_path, compile=True, safe_mode=True), prepared
-        )
+        report = evaluate_run(run, load_keras_model(run.model_path, compile=True), prepared)
         run.write_status(state="completed", message="done", step=step, pid=None, headline=_headline(report))
 
 
