@@ -112,6 +112,10 @@ class RunDir:
         return self.path / "data_report.json"
 
     @property
+    def lineage_path(self) -> Path:
+        return self.path / "lineage.json"
+
+    @property
     def exports_dir(self) -> Path:
         return self.path / "exports"
 
@@ -139,6 +143,10 @@ class RunDir:
 
     def labels(self) -> list[str]:
         return list(_read_json(self.labels_path, default=[]))
+
+    def lineage(self) -> dict[str, Any] | None:
+        """Where a fine-tuned run's backbone came from (parent id, task, step, path); None for a fresh run."""
+        return _read_json(self.lineage_path, default=None)
 
     def eval_report(self) -> dict[str, Any] | None:
         return _read_json(self.eval_path, default=None)
@@ -205,6 +213,7 @@ class RunDir:
         started = status.get("started") or status.get("created")
         ended = status.get("updated")
         duration = (ended - started) if (started and ended) else None
+        lineage = self.lineage()
         return RunSummary(
             id=self.id,
             path=str(self.path),
@@ -218,7 +227,8 @@ class RunDir:
             best_value=best_value,
             duration_s=duration,
             message=str(status.get("message", "")),
-            from_run=status.get("from_run"),
+            from_run=(lineage or {}).get("parent_id") or status.get("from_run"),
+            lineage=lineage,
         )
 
 
@@ -238,7 +248,24 @@ class RunSummary:
     best_value: float | None
     duration_s: float | None
     message: str
-    from_run: str | None = None
+    from_run: str | None = None  # parent run id of a fine-tune (lineage.json, else status.json)
+    lineage: dict[str, Any] | None = None  # lineage.json: parent id, task, step, path, head kept or new
+
+    @property
+    def lineage_text(self) -> str:
+        """'from <parent> (<task> at step N)' for a fine-tuned run, '' otherwise."""
+        if not self.from_run:
+            return ""
+        info = self.lineage or {}
+        detail = ", ".join(
+            part
+            for part in (
+                info.get("parent_task"),
+                f"step {info['parent_step']}" if info.get("parent_step") else "",
+            )
+            if part
+        )
+        return f"from {self.from_run}" + (f" ({detail})" if detail else "")
 
 
 def list_runs(workspace: str | Path) -> list[RunSummary]:

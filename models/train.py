@@ -56,6 +56,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
     import keras
 
     import models.builders  # noqa: F401  registers our layers so checkpoints load in safe mode
+    import models.optimizers  # noqa: F401  registers BackboneScaledAdamW for fine-tune checkpoints
     from models import lineage
     from models.callbacks import EngineMonitor, ProgressBar
     from models.evaluation import evaluate_run
@@ -215,10 +216,9 @@ def compile_model(model: Any, config: RunConfig, total_steps: int) -> None:
         decay_steps=max(1, total_steps - warmup),
         alpha=t.min_lr_ratio,
     )
-    optimizer = keras.optimizers.AdamW(
-        learning_rate=schedule, weight_decay=t.weight_decay, global_clipnorm=t.clip_norm or None
-    )
-    recompile(model, config, optimizer)
+    from models.optimizers import make_optimizer
+
+    recompile(model, config, make_optimizer(model, config, schedule))
     # Build slots for every variable now, so freezing and unfreezing the backbone later keeps one optimizer.
     model.optimizer.build(model.trainable_variables)
 
@@ -229,10 +229,14 @@ def recompile(model: Any, config: RunConfig, optimizer: Any = None) -> None:
 
     t = config.train
     accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    weighted = config.task == "masked_lm"  # only the masked positions carry weight: metrics must use it
+    # Masked LM: only masked positions weigh; token classifier: only each word's first sub-token. The loss
+    # and metrics then average over those positions, not over every position of the batch.
+    weighted = config.task in ("masked_lm", "token_classifier")
     model.compile(
         optimizer=optimizer or model.optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight" if weighted else "sum_over_batch_size"
+        ),
         metrics=None if weighted else accuracy,
         weighted_metrics=accuracy if weighted else None,
         jit_compile=t.jit_compile,
