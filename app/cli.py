@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (
         ("train", "train a model from a dataset"),
         ("pretrain", "pretrain a language model on raw text (causal or masked LM)"),
-        ("finetune", "fine-tune a classifier from a pretrained run's backbone"),
+        ("finetune", "fine-tune a classifier or tagger from a pretrained run's backbone"),
     ):
         _add_train_options(sub.add_parser(name, help=helptext), name)
 
@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     classify = sub.add_parser("classify", help="label probabilities for one or more texts")
     classify.add_argument("run")
     classify.add_argument("texts", nargs="+")
+
+    tag = sub.add_parser("tag", help="tag each word of one or more texts with a token-classifier run")
+    tag.add_argument("run")
+    tag.add_argument("texts", nargs="+", help="texts; words are split on whitespace")
 
     sub.add_parser("runs", help="list runs in the workspace")
 
@@ -239,6 +243,21 @@ def cmd_classify(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tag(args: argparse.Namespace) -> int:
+    """One word<TAB>tag line per word (CoNLL style), an empty line between texts."""
+    run = _resolve(args)
+    _backend_of(run)
+    from models.inference import load_run, tag
+
+    loaded = load_run(run)
+    for i, text in enumerate(args.texts):
+        if i:
+            print()
+        for word, label in tag(loaded, text):
+            print(f"{word}\t{label}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from models.run_dir import list_runs
 
@@ -249,7 +268,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     print(f"{'id':40} {'task':16} {'model':12} {'state':12} {'step':>7}  best")
     for r in rows:
         best = f"{r.best_metric}={r.best_value:.4f}" if r.best_value is not None else ""
-        print(f"{r.id:40} {r.task:16} {r.kind:12} {r.state:12} {r.step:>7}  {best}")
+        lineage = f"  {r.lineage_text}" if r.from_run else ""
+        print(f"{r.id:40} {r.task:16} {r.kind:12} {r.state:12} {r.step:>7}  {best}{lineage}")
     return 0
 
 
@@ -341,6 +361,7 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "generate": cmd_generate,
     "classify": cmd_classify,
+    "tag": cmd_tag,
     "runs": cmd_runs,
     "data": cmd_data,
     "export": cmd_export,

@@ -130,3 +130,30 @@ def generate_stream(
 
 def generate(loaded: LoadedRun, prompt: str, **kwargs: Any) -> str:
     return "".join(generate_stream(loaded, prompt, **kwargs))
+
+
+def tag(loaded: LoadedRun, text: str | list[str]) -> list[tuple[str, str]]:
+    """Tag each word of ``text`` (split on whitespace, or already a word list) with a token-classifier run.
+
+    Words are laid out as in training (data.token_alignment: each word's first sub-token is read); a text
+    longer than the sequence length is tagged window by window, so every word gets a tag.
+    """
+    from data.token_alignment import align_words
+
+    if loaded.task != "token_classifier":
+        raise DataError(
+            f"run '{loaded.run.id}' is a {loaded.task} run; tagging needs a token_classifier run",
+            hint="pick a run trained with task 'token_classifier' (e.g. fine-tuned on a .conll file).",
+        )
+    words = text.split() if isinstance(text, str) else [str(w) for w in text]
+    tagged: list[tuple[str, str]] = []
+    start = 0
+    while start < len(words):
+        aligned = align_words(loaded.tokenizer, [words[start:]], None, loaded.seq_len)
+        kept = int(aligned.words_kept[0])  # >= 1: a word's first sub-token always fits after [BOS]
+        logits = np.asarray(loaded.model.predict_on_batch(aligned.ids))[0]
+        positions = np.flatnonzero(aligned.weights[0] > 0)
+        for word, k in zip(words[start : start + kept], logits[positions].argmax(axis=-1), strict=True):
+            tagged.append((word, loaded.labels[int(k)]))
+        start += kept
+    return tagged
