@@ -108,7 +108,7 @@ def test_sigkill_mid_epoch_and_mid_checkpoint_write_keeps_the_run_resumable(tmp_
         def saved_one(start: int | None = expected_start) -> bool:  # this process completed a checkpoint
             return (run.checkpoint_state() or {}).get("step", 0) > (start or 0)
 
-        if round_ % 2 and not stale:  # mid-write: kill while a checkpoint's temp file exists
+        if round_ % 2:  # mid-write: kill while a checkpoint's temp file exists
             _kill_when(proc, lambda: writing.exists() and run.last_checkpoint.exists(), log)  # noqa: B023
             stale += [writing] if writing.exists() else []
         else:  # mid-epoch: at a random moment after this process's first complete checkpoint
