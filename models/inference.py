@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from data import special_tokens as special
 from data.errors import DataError
 from models.run_dir import RunDir
 
@@ -82,6 +83,9 @@ def make_sampler(
     return keras_hub.samplers.RandomSampler(seed=seed, temperature=temperature)
 
 
+NEVER_SAMPLED = [special.PAD, special.UNK, special.BOS, special.MASK]  # EOS stays: it ends the text
+
+
 def generate_stream(
     loaded: LoadedRun,
     prompt: str,
@@ -111,7 +115,8 @@ def generate_stream(
         context = tokens[-loaded.seq_len :]
         window[0, :] = PAD
         window[0, : len(context)] = context
-        logits = loaded.model.predict_on_batch(window)[:, len(context) - 1, :]
+        logits = np.array(loaded.model.predict_on_batch(window)[:, len(context) - 1, :], dtype=np.float32)
+        logits[:, NEVER_SAMPLED] = -np.inf  # padding, start and mask ids are not text; [UNK] prints as noise
         probs = sampler.compute_probabilities(keras.ops.convert_to_tensor(logits))
         next_id = int(keras.ops.convert_to_numpy(sampler.get_next_token(probs))[0])
         if next_id == EOS:

@@ -70,7 +70,8 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None = None) -> Pre
 
 def tokenizer_for(config: RunConfig, run: RunDir, texts: list[str], given: Any | None) -> Any:
     """The given tokenizer, the run's saved one (on resume) or a new one trained on the training texts."""
-    saved = (run.tokenizer_dir / "vocab.txt").exists()
+    # Both files: a kill between the two writes of a first start leaves a tokenizer to retrain, not to load.
+    saved = all((run.tokenizer_dir / name).exists() for name in ("vocab.txt", "tokenizer.json"))
     if saved:  # resume, evaluate, export: the run's own tokenizer, never rewritten
         return load_tokenizer(run.tokenizer_dir)
     tokenizer = given if given is not None else train_tokenizer(config.tokenizer, texts)
