@@ -53,7 +53,7 @@ def jsonl_like(draw: st.DrawFn) -> str:
     return draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines)
 
 
-def _load_or_data_error(payload: bytes, suffix: str, need_labels: bool) -> None:
+def _check_loads_or_raises_data_error(payload: bytes, suffix: str, need_labels: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="textlab-fuzz-") as folder:
         path = Path(folder) / f"fuzz{suffix}"
         path.write_bytes(payload)
@@ -71,7 +71,7 @@ def _load_or_data_error(payload: bytes, suffix: str, need_labels: bool) -> None:
 @FUZZ
 @given(payload=st.binary(max_size=600), suffix=st.sampled_from(SUFFIXES), need_labels=st.booleans())
 def test_random_bytes(payload: bytes, suffix: str, need_labels: bool) -> None:
-    _load_or_data_error(payload, suffix, need_labels)
+    _check_loads_or_raises_data_error(payload, suffix, need_labels)
 
 
 @FUZZ
@@ -82,19 +82,19 @@ def test_random_bytes(payload: bytes, suffix: str, need_labels: bool) -> None:
     need_labels=st.booleans(),
 )
 def test_random_csv_like_text(text: str, suffix: str, encoding: str, need_labels: bool) -> None:
-    _load_or_data_error(text.encode(encoding, errors="replace"), suffix, need_labels)
+    _check_loads_or_raises_data_error(text.encode(encoding, errors="replace"), suffix, need_labels)
 
 
 @FUZZ
 @given(text=jsonl_like(), suffix=st.sampled_from([".jsonl", ".ndjson", ".json"]), need_labels=st.booleans())
 def test_random_jsonl(text: str, suffix: str, need_labels: bool) -> None:
-    _load_or_data_error(text.encode("utf-8", errors="surrogatepass"), suffix, need_labels)
+    _check_loads_or_raises_data_error(text.encode("utf-8", errors="surrogatepass"), suffix, need_labels)
 
 
 @FUZZ
 @given(records=st.lists(RECORD, max_size=6), need_labels=st.booleans())
 def test_random_json_records(records: list, need_labels: bool) -> None:
-    _load_or_data_error(json.dumps(records).encode(), ".json", need_labels)
+    _check_loads_or_raises_data_error(json.dumps(records).encode(), ".json", need_labels)
 
 
 @pytest.mark.parametrize("suffix", SUFFIXES)
@@ -111,5 +111,5 @@ def test_known_nasty_payloads(suffix: str) -> None:
         b"{}",
         b"\xfe\xff\x00",
     ):
-        _load_or_data_error(payload, suffix, need_labels=True)
-        _load_or_data_error(payload, suffix, need_labels=False)
+        _check_loads_or_raises_data_error(payload, suffix, need_labels=True)
+        _check_loads_or_raises_data_error(payload, suffix, need_labels=False)
