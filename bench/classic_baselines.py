@@ -58,11 +58,15 @@ def tfidf_logreg(splits: Any) -> dict[str, Any]:
             "wall_s": time.perf_counter() - t0, "test_examples": len(test_pred)}  # fmt: skip
 
 
-def classifier_config(kind: str, data: Path, seq_len: int, workspace: str, backend: str, budget_s: float) -> Any:
+def classifier_config(
+    kind: str, data: Path, seq_len: int, workspace: str, backend: str, budget_s: float
+) -> Any:
     """The engine classifier used in this comparison (tiny preset, WordPiece 4k, early stopping, time budget)."""
     from models.config import RunConfig
 
-    config = RunConfig(task="classifier", name=f"bench-{data.stem}-{kind}", backend=backend, workspace=workspace)
+    config = RunConfig(
+        task="classifier", name=f"bench-{data.stem}-{kind}", backend=backend, workspace=workspace
+    )
     config.data.path = str(data)
     config.tokenizer.kind = "wordpiece"
     config.tokenizer.vocab_size = 4000
@@ -82,7 +86,9 @@ def pretrain_config(texts_csv: Path, seq_len: int, workspace: str, backend: str,
     """Masked-LM pretraining of the same tiny Transformer on the classifier's training texts only (no test text)."""
     from models.config import RunConfig
 
-    config = RunConfig(task="masked_lm", name=f"bench-{texts_csv.stem}-mlm", backend=backend, workspace=workspace)
+    config = RunConfig(
+        task="masked_lm", name=f"bench-{texts_csv.stem}-mlm", backend=backend, workspace=workspace
+    )
     config.data.path = str(texts_csv)
     config.data.test_fraction = 0.0
     config.tokenizer.kind = "wordpiece"
@@ -120,7 +126,9 @@ def engine_runs(name: str, path: Path, seq_len: int, splits: Any, args: argparse
     return out
 
 
-def finetuned(name: str, path: Path, seq_len: int, splits: Any, workspace: str, args: argparse.Namespace) -> Any:
+def finetuned(
+    name: str, path: Path, seq_len: int, splits: Any, workspace: str, args: argparse.Namespace
+) -> Any:
     """Pretrain (masked LM) on the training split's texts, then fine-tune a classifier from that run."""
     from models.train import train
 
@@ -136,13 +144,19 @@ def finetuned(name: str, path: Path, seq_len: int, splits: Any, workspace: str, 
     except Exception as err:  # reported in the table: the column says why it is empty
         return {"error": f"{type(err).__name__}: {err}"}
     result = engine_result(run, time.perf_counter() - t0)
-    result["pretrain"] = {"run": parent.id, "steps": parent.status().get("step"), "eval": parent.eval_report()}
+    result["pretrain"] = {
+        "run": parent.id,
+        "steps": parent.status().get("step"),
+        "eval": parent.eval_report(),
+    }
     print(f"  {name} finetuned: {result}", flush=True)
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", default=os.environ.get("KERAS_BACKEND", "tensorflow"))
     parser.add_argument("--budget-s", type=float, default=90.0, help="time budget per engine training run")
     parser.add_argument("--datasets", default=",".join(DATASETS))

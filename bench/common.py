@@ -174,6 +174,7 @@ class Meter:
 
 
 GEMM_SHAPES = ((128, 128), (128, 512), (512, 128))  # (k, n) of the model's matmuls, m = tokens per batch
+GEMM_BATCH = 16  # matmuls per timed call, so a backend's per-call dispatch cost does not hide its GEMM speed
 
 
 def time_calls(call: Any, repeats: int = 50, samples: int = 5) -> float:
@@ -208,7 +209,9 @@ def torch_op_profile(run: Any, steps: int, top: int = 6) -> dict[str, Any]:
         cpu.append((time.process_time() - c0) / steps * 1e3)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         run()
-    events = sorted((e for e in prof.key_averages() if e.key.startswith("aten::")), key=lambda e: -e.self_cpu_time_total)
+    events = sorted(
+        (e for e in prof.key_averages() if e.key.startswith("aten::")), key=lambda e: -e.self_cpu_time_total
+    )
     return {
         "cpu_ms_per_step": median(cpu),
         "aten_ms_per_step": sum(e.self_cpu_time_total for e in events) / steps / 1e3,

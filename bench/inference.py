@@ -14,7 +14,10 @@ from bench.common import ROOT, SHARED, median, shakespeare_slice, thread_env
 from bench.lm_configs import lm_config
 
 PROMPT = "ROMEO:\nBut soft, what light"
-TEXTS = ["Congratulations! You have won a free cruise, call now to claim", "ok see you at 7 then, bring the charger"]
+TEXTS = [
+    "Congratulations! You have won a free cruise, call now to claim",
+    "ok see you at 7 then, bring the charger",
+]
 
 
 def train_models(workspace: str, backend: str, lm_steps: int, clf_steps: int) -> tuple[Any, Any]:
@@ -80,7 +83,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         for name, fn in cls.items():
             for i in range(args.latency_calls):
                 latencies[name].append(timed(lambda fn=fn, i=i: fn(TEXTS[i % len(TEXTS)])) * 1000)
-        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f} tok/s" for k, v in gen_rates.items()), flush=True)
+        print(
+            f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.0f} tok/s" for k, v in gen_rates.items()),
+            flush=True,
+        )
     results["generation_tokens_per_s"] = {k: {"median": median(v), "runs": v} for k, v in gen_rates.items()}
     results["classify_latency_ms"] = {k: {"median": median(v), "p90": sorted(v)[int(0.9 * len(v))],
                                           "calls": len(v)} for k, v in latencies.items()}  # fmt: skip
@@ -99,15 +105,20 @@ def export_bundles(lm_run: Any, clf_run: Any, args: argparse.Namespace) -> dict[
         out[quant] = {
             "lm": Bundle(lm_report.bundle_dir),
             "clf": Bundle(clf_report.bundle_dir),
-            "report": {"lm_tflite_bytes": lm_report.tflite_bytes, "clf_tflite_bytes": clf_report.tflite_bytes,
-                       "lm_verification": lm_report.verification,
-                       "clf_verification": clf_report.verification},  # fmt: skip
+            "report": {
+                "lm_tflite_bytes": lm_report.tflite_bytes,
+                "clf_tflite_bytes": clf_report.tflite_bytes,
+                "lm_verification": lm_report.verification,
+                "clf_verification": clf_report.verification,
+            },  # fmt: skip
         }
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--backend", default="tensorflow", help="LiteRT columns need tensorflow (export)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for TF/XLA/torch (default 1)")
     parser.add_argument("--tokens", type=int, default=64, help="new tokens per generation")
@@ -133,7 +144,9 @@ def main() -> None:
          *(round(results["classify_latency_ms"][k]["median"], 2) for k in names)],
         ["classification latency (ms, p90)", *(round(results["classify_latency_ms"][k]["p90"], 2) for k in names)],
     ]  # fmt: skip
-    table = report.table(["measure", *(f"Keras ({args.backend})" if k == "keras" else k for k in names)], rows)
+    table = report.table(
+        ["measure", *(f"Keras ({args.backend})" if k == "keras" else k for k in names)], rows
+    )
     notes = (
         f"Generation: {args.tokens} new tokens from the prompt {PROMPT!r}, temperature 0.8, sliding window of "
         "seq_len tokens, one model call per token (Keras: `models.inference.generate_stream`, predict_on_batch + "

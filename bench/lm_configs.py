@@ -24,7 +24,9 @@ def lm_config(workload: str, data: Path, workspace: str, backend: str, **train: 
     from models.config import RunConfig
 
     model_fields, train_fields = WORKLOADS[workload]
-    config = RunConfig(task="causal_lm", name=f"bench-{workload}-{backend}", backend=backend, workspace=workspace)
+    config = RunConfig(
+        task="causal_lm", name=f"bench-{workload}-{backend}", backend=backend, workspace=workspace
+    )
     config.data.path = str(data)
     config.data.val_fraction = 0.1
     config.data.test_fraction = 0.0

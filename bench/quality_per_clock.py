@@ -21,8 +21,12 @@ from bench.throughput import MALLOC, ONEDNN
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backend", default="jax", help="the Keras backend (the fastest one in bench.throughput)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--backend", default="jax", help="the Keras backend (the fastest one in bench.throughput)"
+    )
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--threads", type=int, default=1, help="CPU threads for every framework (default 1)")
@@ -71,7 +75,10 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                 out = worker.call("train_run", name=f"bench-quality-{r}")
                 out.update(worker.call("score", path=str(batches)))
                 runs[worker.label].append(out)
-                print(f"  {worker.label} run {r + 1}: val {out['val_loss']:.4f}, {out['wall_s']:.0f} s", flush=True)
+                print(
+                    f"  {worker.label} run {r + 1}: val {out['val_loss']:.4f}, {out['wall_s']:.0f} s",
+                    flush=True,
+                )
     finally:
         close_all([keras_worker, ref_worker])
     tokens = args.steps * keras_worker.setup["tokens_per_batch"]

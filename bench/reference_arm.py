@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import GEMM_SHAPES, Meter, mean_cross_entropy, time_calls, torch_op_profile
+from bench.common import GEMM_BATCH, GEMM_SHAPES, Meter, mean_cross_entropy, time_calls, torch_op_profile
 
 
 class ReferenceArm:
@@ -66,16 +66,20 @@ class ReferenceArm:
         with self.torch.no_grad():
             logits = model(self.torch.from_numpy(saved["__x__"]).long()).numpy()
         diff = np.abs(logits - saved["__logits__"])
-        return {"max_abs_logit_diff": float(diff.max()), "logit_scale": float(np.abs(saved["__logits__"]).max())}
+        return {
+            "max_abs_logit_diff": float(diff.max()),
+            "logit_scale": float(np.abs(saved["__logits__"]).max()),
+        }
 
     def gemm_probe(self) -> dict[str, Any]:
+        from bench.keras_arm import matmul_call
+
         m = int(self.data["x"].shape[1] * self.data["x"].shape[2])
         rng = np.random.default_rng(0)
         out = {}
         for k, n in (*GEMM_SHAPES, (self.gpt.hidden_dim, self.gpt.vocab_size)):
-            a = self.torch.from_numpy(rng.random((m, k), dtype=np.float32))
-            b = self.torch.from_numpy(rng.random((k, n), dtype=np.float32))
-            out[f"{m}x{k}x{n}"] = time_calls(lambda a=a, b=b: a @ b)
+            a, b = rng.random((GEMM_BATCH, m, k), dtype=np.float32), rng.random((k, n), dtype=np.float32)
+            out[f"{m}x{k}x{n}"] = time_calls(matmul_call("torch", a, b, False), repeats=5) / GEMM_BATCH
         return {"gemm_us": out}
 
     def op_profile(self, steps: int) -> dict[str, Any]:

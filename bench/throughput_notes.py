@@ -54,7 +54,9 @@ def knobs(arms: dict[str, Any]) -> str:
         if arm.get("base") in arms:
             wall, cpu = knob_effect(arms, label)
             lines.append(f"- {label} vs {arm['base']}: x{wall:.2f} wall, x{cpu:.2f} CPU time")
-    return "**Effect of each knob** (tokens/s relative to the arm it changes, same rounds):\n" + "\n".join(lines)
+    return "**Effect of each knob** (tokens/s relative to the arm it changes, same rounds):\n" + "\n".join(
+        lines
+    )
 
 
 def profile(results: dict[str, Any], arms: dict[str, Any]) -> str:
@@ -94,6 +96,7 @@ def profile(results: dict[str, Any], arms: dict[str, Any]) -> str:
 
 def recommendation(arms: dict[str, Any]) -> str:
     recs = []
+
     def pays(label: str) -> bool:
         return label in arms and arms[label].get("base") in arms and knob_effect(arms, label)[1] >= GAIN
 
@@ -107,7 +110,7 @@ def recommendation(arms: dict[str, Any]) -> str:
     if pays("tensorflow + oneDNN, spe=16") or pays("jax spe=16"):
         recs.append(
             "`TrainConfig.steps_per_execution` default 16 for TensorFlow and JAX (Keras rejects values > 1 on "
-            "PyTorch, so the engine must keep 1 there, e.g. an \"auto\" default), together with an EngineMonitor "
+            'PyTorch, so the engine must keep 1 there, e.g. an "auto" default), together with an EngineMonitor '
             "that logs when the step crosses a multiple of log_every (with 16 steps per execution Keras calls the "
             "callback every 16 steps, so `step % log_every == 0` rarely holds); stop requests and the time budget "
             "are then checked every 16 steps"
@@ -122,7 +125,7 @@ def recommendation(arms: dict[str, Any]) -> str:
         )
     if "tensorflow jit_compile=True" in arms and not pays("tensorflow jit_compile=True"):
         recs.append(
-            "keep `TrainConfig.jit_compile` \"auto\" (Keras resolves it to XLA off for TensorFlow on CPU; "
+            'keep `TrainConfig.jit_compile` "auto" (Keras resolves it to XLA off for TensorFlow on CPU; '
             "XLA on did not pay here)"
         )
     if not recs:

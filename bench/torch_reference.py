@@ -124,10 +124,16 @@ def load_keras_weights(model: GPT, weights: dict[str, np.ndarray]) -> None:
                                             ("query", "key", "value")]))  # fmt: skip
         put(block.proj.weight, weights[f"{p}self_attention/attention_output/kernel"].reshape(h, h).T)
         put(block.proj.bias, weights[f"{p}self_attention/attention_output/bias"])
-        for norm, name in ((block.ln_attn, "self_attention_layer_norm"), (block.ln_ff, "feedforward_layer_norm")):
+        for norm, name in (
+            (block.ln_attn, "self_attention_layer_norm"),
+            (block.ln_ff, "feedforward_layer_norm"),
+        ):
             put(norm.weight, weights[f"{p}{name}/gamma"])
             put(norm.bias, weights[f"{p}{name}/beta"])
-        for dense, name in ((block.ff_in, "feedforward_intermediate_dense"), (block.ff_out, "feedforward_output_dense")):
+        for dense, name in (
+            (block.ff_in, "feedforward_intermediate_dense"),
+            (block.ff_out, "feedforward_output_dense"),
+        ):
             put(dense.weight, weights[f"{p}{name}/kernel"].T)
             put(dense.bias, weights[f"{p}{name}/bias"])
     put(model.final_norm.weight, weights["final_norm/gamma"])
