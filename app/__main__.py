@@ -2,6 +2,10 @@
 
 import sys
 
-from app.cli import main
+from models.runtime import prefer_onednn
+
+prefer_onednn()  # before anything imports TensorFlow, which reads it once
+
+from app.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -43,6 +43,8 @@ TUNED_ARMS = [
      "train": {"jit_compile": True}, "base": "tensorflow + oneDNN"},
     {"backend": "tensorflow", "label": "tensorflow + oneDNN, spe=16", "env": ONEDNN,
      "train": {"steps_per_execution": 16}, "base": "tensorflow + oneDNN"},
+    {"backend": "tensorflow", "label": "tensorflow + oneDNN, jit_compile=True, spe=16", "env": ONEDNN,
+     "train": {"jit_compile": True, "steps_per_execution": 16}, "base": "tensorflow + oneDNN, jit_compile=True"},
     {"backend": "jax", "label": "jax spe=16", "train": {"steps_per_execution": 16}, "base": "jax (engine defaults)"},
     {"backend": "jax", "label": "jax + malloc tuning", "env": MALLOC, "ref": REFERENCE_MALLOC,
      "base": "jax (engine defaults)"},

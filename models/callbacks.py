@@ -60,12 +60,13 @@ class EngineMonitor(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
-        self.step = self._fit_start_step + batch + 1
+        previous, self.step = self.step, self._fit_start_step + batch + 1
         loss = float(logs.get("loss", float("nan")))
         if not math.isfinite(loss):
             self._fail(f"the training loss became {loss} at step {self.step}")
             return
-        if self.step % self.log_every == 0 or self.step >= self.total_steps:
+        # With steps_per_execution > 1 Keras calls back once per execution: log when a multiple was crossed.
+        if self.step // self.log_every > previous // self.log_every or self.step >= self.total_steps:
             self._log_step(loss, logs)
         if self.run.stop_requested():
             self.stop_reason = "stopped"
@@ -155,9 +156,14 @@ class ProgressBar(keras.callbacks.Callback):
         from tqdm import tqdm
 
         self.bar = tqdm(total=total_steps, initial=start_step, unit="step", dynamic_ncols=True)
+        self._last_batch = -1
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._last_batch = -1  # batch indices restart with every epoch (and every fit call)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        self.bar.update(1)
+        self.bar.update(batch - self._last_batch)  # batch: the last step of the execution
+        self._last_batch = batch
         if logs and "loss" in logs:
             self.bar.set_postfix(loss=f"{float(logs['loss']):.4f}")
 

@@ -13,7 +13,13 @@ from data.errors import DataError
 from data.fileio import atomic_write_json, read_jsonl
 from models.config import RunConfig
 from models.run_dir import RunDir
-from models.runtime import apply_precision, distribution_scope, resolve_precision, select_backend
+from models.runtime import (
+    apply_precision,
+    distribution_scope,
+    resolve_precision,
+    select_backend,
+    tune_malloc,
+)
 
 
 def train(config: RunConfig, *, verbose: bool = False) -> RunDir:
@@ -31,6 +37,7 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
     """Train the run in ``run`` in this process; status.json always ends in completed/stopped/failed."""
     config = run.config()
     select_backend(config.backend)
+    tune_malloc()
     if resume:  # a process killed mid-write leaves its temp files; the checkpoints themselves are whole
         run.remove_stale_temp_files()
     run.clear_stop()
