@@ -17,16 +17,20 @@ class KerasArm:
     """One backend, one RunConfig. ``fit`` times the engine's own ``model.fit`` call on its own tf.data pipeline."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
-        import keras
-
         from models.config import RunConfig
-        from models.run_dir import RunDir
-        from models.runtime import select_backend
-        from models.tasks import prepare
+        from models.runtime import select_backend, tune_malloc
 
         self.spec = spec
         self.config = RunConfig.from_dict(spec["config"])
+        # As models.train.run_training does: the backend (and its oneDNN default) before Keras is imported.
         select_backend(self.config.backend)
+        tune_malloc()
+
+        import keras
+
+        from models.run_dir import RunDir
+        from models.tasks import prepare
+
         if spec.get("flash_attention") is not None:
             # Read when keras' MultiHeadAttention is built; on CPU it only matters with dropout 0 (below).
             (

@@ -27,16 +27,26 @@ def before_after(arms: dict[str, Any]) -> str:
     keras = {k: v for k, v in arms.items() if v["build"].get("jit_compile") is not None}
     if not keras:
         return ""
-    defaults = {k: v for k, v in keras.items() if "engine defaults" in k}
-    before = max(defaults, key=lambda k: _ratio(defaults[k])[0]) if defaults else None
-    after = max(keras, key=lambda k: _ratio(keras[k])[0])
+
+    def best(word: str) -> str | None:
+        chosen = {k: v for k, v in keras.items() if word in k}
+        return max(chosen, key=lambda k: _ratio(chosen[k])[0]) if chosen else None
+
+    def describe(label: str) -> str:
+        wall, cpu = _ratio(arms[label])
+        return f"{label}, {wall:.2f}x the reference by wall clock ({cpu:.2f}x by CPU time)"
+
+    before, defaults, after = (
+        best(" before "),
+        best("engine defaults"),
+        max(keras, key=lambda k: _ratio(keras[k])[0]),
+    )
     text = "**Before / after.** "
     if before:
-        text += f"Best backend with the engine's defaults: {before}, {_ratio(arms[before])[0]:.2f}x the reference "
-        text += f"by wall clock ({_ratio(arms[before])[1]:.2f}x by CPU time). "
-    text += f"Best arm overall: {after}, {_ratio(arms[after])[0]:.2f}x by wall clock "
-    text += f"({_ratio(arms[after])[1]:.2f}x by CPU time)."
-    return text
+        text += f"Before (the engine's previous CPU defaults), best backend: {describe(before)}. "
+    if defaults:
+        text += f"After (the engine's defaults now), best backend: {describe(defaults)}. "
+    return text + f"Best arm overall: {describe(after)}."
 
 
 def knob_effect(arms: dict[str, Any], label: str) -> tuple[float, float]:
@@ -100,28 +110,11 @@ def recommendation(arms: dict[str, Any]) -> str:
     def pays(label: str) -> bool:
         return label in arms and arms[label].get("base") in arms and knob_effect(arms, label)[1] >= GAIN
 
-    if pays("tensorflow + oneDNN"):
+    if pays("tensorflow spe=16") or pays("jax spe=16"):
         recs.append(
-            "set `TF_ENABLE_ONEDNN_OPTS=1` in the training process before TensorFlow is imported, when the user "
-            "has not set it (models/runtime.select_backend is where the backend is chosen before import). "
-            "TensorFlow enables oneDNN by itself only on some Intel CPUs; on this AMD CPU its matmuls otherwise "
-            "run on Eigen. oneDNN may change results in the last bits (TensorFlow's own warning says so)"
-        )
-    if pays("tensorflow + oneDNN, spe=16") or pays("jax spe=16"):
-        recs.append(
-            "`TrainConfig.steps_per_execution` default 16 for TensorFlow and JAX (Keras rejects values > 1 on "
-            'PyTorch, so the engine must keep 1 there, e.g. an "auto" default), together with an EngineMonitor '
-            "that logs when the step crosses a multiple of log_every (with 16 steps per execution Keras calls the "
-            "callback every 16 steps, so `step % log_every == 0` rarely holds); stop requests and the time budget "
-            "are then checked every 16 steps"
-        )
-    if pays("jax + malloc tuning") or pays("tensorflow + oneDNN + malloc tuning"):
-        recs.append(
-            "have the launcher that starts training processes (models/launcher.py) set glibc's "
-            "`MALLOC_MMAP_THRESHOLD_`, `MALLOC_TRIM_THRESHOLD_` and `MALLOC_TOP_PAD_` as in the tuned arms, when "
-            "unset (they must be in the environment before the process starts): a compiled step's buffers are "
-            "then reused instead of being unmapped and page-faulted in again every step (see the page-fault "
-            "column)"
+            '`TrainConfig.steps_per_execution` "auto" = 16 for TensorFlow and JAX (Keras rejects values > 1 on '
+            "PyTorch, so 1 there); the EngineMonitor already logs correctly with it, but stop requests and the "
+            "time budget are then checked only every 16 steps"
         )
     if "tensorflow jit_compile=True" in arms and not pays("tensorflow jit_compile=True"):
         recs.append(
@@ -130,6 +123,4 @@ def recommendation(arms: dict[str, Any]) -> str:
         )
     if not recs:
         return "**Recommended engine change:** none measured worth making in this run."
-    return "**Recommended engine changes** (not made here: models/ belongs to the engine):\n" + "\n".join(
-        f"{i}. {r}." for i, r in enumerate(recs, 1)
-    )
+    return "**Recommended next engine changes:**\n" + "\n".join(f"{i}. {r}." for i, r in enumerate(recs, 1))

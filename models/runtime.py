@@ -29,9 +29,11 @@ def prefer_onednn() -> None:
 
 
 def tune_malloc() -> bool:
-    """Keep freed step buffers mapped for reuse (glibc only; a no-op elsewhere or when the user set any of
-    the MALLOC_*_ variables). Returns whether the options were applied."""
-    if sys.platform != "linux" or any(name in os.environ for name in MALLOC_ENV_NAMES):
+    """Keep freed step buffers mapped for reuse (glibc only; a no-op elsewhere, when the user set any of the
+    MALLOC_*_ variables, or with TEXTLAB_MALLOC_TUNING=0). Returns whether the options were applied."""
+    if sys.platform != "linux" or os.environ.get("TEXTLAB_MALLOC_TUNING") == "0":
+        return False
+    if any(name in os.environ for name in MALLOC_ENV_NAMES):
         return False
     try:
         import ctypes
