@@ -180,10 +180,10 @@ def main() -> None:
         "keras-hub sampler; LiteRT: `models.export.run_bundle.Bundle.generate`, signature `next_token`). "
         f"{models_note(args)} Classification: "
         f'`models.inference.classify` vs `Bundle.classify` on one SMS text per call ("keras predict_on_batch": '
-        "the same model called directly, a diagnostic). Medians over {args.repeats} rounds ({args.latency_calls} "
+        f"the same model called directly, a diagnostic). Medians over {args.repeats} rounds ({args.latency_calls} "
         f"latency calls per round); Keras and LiteRT calls alternate. Threads: {args.threads} for TF/XLA "
         f"(env as in bench.common.thread_env); the LiteRT interpreter uses its default. Total wall time "
-        f"{results['wall_s']:.0f} s (including training and export)."
+        f"{results['wall_s']:.0f} s (including {'' if args.lm_run else 'training and '}export)."
     )
     if results["exports"]:
         table += "\n\n" + export_table(results)
