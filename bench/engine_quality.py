@@ -148,8 +148,8 @@ def main() -> None:
             "time counts from the start (compilation included) to the end of the last validation pass, which "
             "runs after the step that crossed the budget. Validation loss is mean cross-entropy in nats per "
             "character. On this VM an intermittent 20-45 s pause at an epoch boundary appeared in 4 of 5 runs "
-            "(not major page faults, not checkpoint fsync, no Python GC pass over 0.5 s when watched; cause not "
-            "found yet); a run it hits loses about 200 steps.",
+            "(not major page faults, not checkpoint fsync; Python GC not ruled out: the one run watched with "
+            "gc.callbacks had no pause); a run it hits loses about 200 steps.",
         )
     table = report.table(headers, rows)
     print(table)
