@@ -2,7 +2,7 @@
 
 import sys
 
-from models.runtime import prefer_onednn
+from models.engine.runtime import prefer_onednn
 
 prefer_onednn()  # before anything imports TensorFlow, which reads it once
 

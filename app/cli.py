@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from data.config import TEXT_MODES, TOKENIZER_KINDS
 from data.errors import DataError
-from models.config import RunConfig
+from models import tasks
+from models.architecture.presets import PRESET_NAMES
+from models.config import BACKENDS, DISTRIBUTIONS, MODEL_KINDS, OVERRIDES, PRECISIONS, RunConfig
 
 DEFAULT_WORKSPACE = os.environ.get("TEXTLAB_WORKSPACE", "workspace")
 
@@ -69,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("path")
     check.add_argument("--text-column")
     check.add_argument("--label-column")
-    check.add_argument("--text-mode", choices=["lines", "corpus"], default="corpus")
+    check.add_argument("--text-mode", choices=TEXT_MODES, default="corpus")
 
     export = sub.add_parser("export", help="export a run to a TFLite bundle (+ zip) verified with LiteRT")
     export.add_argument("run")
@@ -84,26 +87,33 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--config", help="start from this config.json (flags below override it)")
     p.add_argument("--data", help="dataset file (CSV, TSV, JSONL, Parquet, TXT)")
     if command == "train":
-        p.add_argument("--task", choices=["causal_lm", "masked_lm", "classifier", "token_classifier"])
+        p.add_argument("--task", choices=tasks.names(), help=_task_help(tasks.specs()))
     if command == "pretrain":
-        p.add_argument("--objective", choices=["causal_lm", "masked_lm"], default="causal_lm")
+        objectives = tasks.specs(lambda s: s.pretrains)
+        p.add_argument(
+            "--objective",
+            choices=[s.name for s in objectives],
+            default=objectives[0].name,
+            help=_task_help(objectives),
+        )
     if command == "finetune":
+        targets = tasks.specs(lambda s: s.fine_tunable)
         p.add_argument("--from", dest="from_run", required=True, help="pretrained run id or path")
-        p.add_argument("--task", choices=["classifier", "token_classifier"], default="classifier")
+        p.add_argument("--task", choices=[s.name for s in targets], default=targets[0].name)
         p.add_argument("--freeze-backbone-epochs", type=int)
         p.add_argument("--backbone-lr-multiplier", type=float)
     p.add_argument("--name")
     p.add_argument("--text-column")
     p.add_argument("--label-column")
-    p.add_argument("--text-mode", choices=["lines", "corpus"])
-    p.add_argument("--model", dest="kind", choices=["transformer", "lstm"])
-    p.add_argument("--size", dest="preset", choices=["tiny", "small", "base"])
+    p.add_argument("--text-mode", choices=TEXT_MODES)
+    p.add_argument("--model", dest="kind", choices=MODEL_KINDS)
+    p.add_argument("--size", dest="preset", choices=PRESET_NAMES)
     p.add_argument("--seq-len", type=int)
-    p.add_argument("--tokenizer", choices=["char", "wordpiece"])
+    p.add_argument("--tokenizer", choices=TOKENIZER_KINDS)
     p.add_argument("--vocab-size", type=int)
-    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_float16", "mixed_bfloat16"])
-    p.add_argument("--distribution", choices=["none", "data_parallel"])
+    p.add_argument("--backend", choices=BACKENDS)
+    p.add_argument("--precision", choices=PRECISIONS)
+    p.add_argument("--distribution", choices=DISTRIBUTIONS)
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", "--lr", type=float)
@@ -114,80 +124,47 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the config and model size, do not train")
 
 
+def _task_help(specs: tuple[tasks.TaskSpec, ...]) -> str:
+    return "; ".join(f"{s.name}: {s.summary}" for s in specs)
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Merge a base config (file or defaults) with the flags given: the same RunConfig the UI builds."""
+    """Merge a base config (file or defaults) with the flags given (RunConfig.apply_overrides, as the UI does)."""
     config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
     config.workspace = args.workspace
     if args.command == "pretrain":
         config.task = args.objective
     elif getattr(args, "task", None):
         config.task = args.task
-    if args.command == "finetune":
-        config.finetune.from_run = args.from_run
-    overrides: dict[str, tuple[Any, str]] = {
-        "data": (config.data, "path"),
-        "name": (config, "name"),
-        "text_column": (config.data, "text_column"),
-        "label_column": (config.data, "label_column"),
-        "text_mode": (config.data, "text_mode"),
-        "kind": (config.model, "kind"),
-        "preset": (config.model, "preset"),
-        "seq_len": (config.model, "seq_len"),
-        "tokenizer": (config.tokenizer, "kind"),
-        "vocab_size": (config.tokenizer, "vocab_size"),
-        "backend": (config, "backend"),
-        "precision": (config, "precision"),
-        "distribution": (config, "distribution"),
-        "epochs": (config.train, "epochs"),
-        "batch_size": (config.train, "batch_size"),
-        "learning_rate": (config.train, "learning_rate"),
-        "max_steps": (config.train, "max_steps"),
-        "steps_per_epoch": (config.train, "steps_per_epoch"),
-        "seed": (config.train, "seed"),
-        "freeze_backbone_epochs": (config.finetune, "freeze_backbone_epochs"),
-        "backbone_lr_multiplier": (config.finetune, "backbone_lr_multiplier"),
-    }
-    for arg, (target, field) in overrides.items():
-        value = getattr(args, arg, None)
-        if value is not None:
-            setattr(target, field, value)
+    config.task = config.task or tasks.default().name
+    config.apply_overrides({key: getattr(args, key, None) for key in OVERRIDES})
     if not config.data.path:
         raise DataError("no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet or TXT).")
     return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.runtime import select_backend
-
     config = config_from_args(args)
-    select_backend(config.backend)
-    if config.distribution != "none":
-        from models.runtime import honour_virtual_cpus
-
-        honour_virtual_cpus()
     if args.dry_run:
+        from models.engine.runtime import select_backend
+
+        select_backend(config.backend)  # the plan builds the model symbolically, on the run's backend
         return _print_plan(config)
     from models.run_dir import RunDir
-    from models.train import run_training
 
     run = RunDir.create(config)
     print(f"run: {run.path}")
-    run_training(run, verbose=not args.quiet)
-    return _report_end(run)
+    return _train(run, resume=False, quiet=args.quiet)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    run = _resolve(args)
-    from models.runtime import select_backend
+    return _train(_resolve(args), resume=True, quiet=args.quiet)
 
-    select_backend(run.config().backend)
-    if run.config().distribution != "none":
-        from models.runtime import honour_virtual_cpus
 
-        honour_virtual_cpus()
-    from models.train import run_training
+def _train(run: Any, *, resume: bool, quiet: bool) -> int:
+    from models.engine.train import run_training
 
-    run_training(run, resume=True, verbose=not args.quiet)
+    run_training(run, resume=resume, verbose=not quiet)
     return _report_end(run)
 
 
@@ -199,9 +176,8 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    run = _resolve(args)
-    _backend_of(run)
-    from models.evaluation import evaluate_saved_run
+    run = _resolve(args, backend=True)
+    from models.engine.evaluation import evaluate_saved_run
 
     report = evaluate_saved_run(run)
     print(
@@ -211,11 +187,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    run = _resolve(args)
-    _backend_of(run)
-    from models.inference import generate_stream, load_run
+    from models.engine.inference import generate_stream
 
-    loaded = load_run(run)
+    loaded = _load(args)
     sys.stdout.write(args.prompt)
     for piece in generate_stream(
         loaded,
@@ -233,11 +207,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_classify(args: argparse.Namespace) -> int:
-    run = _resolve(args)
-    _backend_of(run)
-    from models.inference import classify, load_run
+    from models.engine.inference import classify
 
-    for text, probs in zip(args.texts, classify(load_run(run), args.texts), strict=True):
+    for text, probs in zip(args.texts, classify(_load(args), args.texts), strict=True):
         top = ", ".join(f"{label}={p:.3f}" for label, p in list(probs.items())[:5])
         print(f"{text!r}: {top}")
     return 0
@@ -245,11 +217,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 def cmd_tag(args: argparse.Namespace) -> int:
     """One word<TAB>tag line per word (CoNLL style), an empty line between texts."""
-    run = _resolve(args)
-    _backend_of(run)
-    from models.inference import load_run, tag
+    from models.engine.inference import tag
 
-    loaded = load_run(run)
+    loaded = _load(args)
     for i, text in enumerate(args.texts):
         if i:
             print()
@@ -288,7 +258,7 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     run = _resolve(args)
-    from models.runtime import select_backend
+    from models.engine.runtime import select_backend
 
     select_backend("tensorflow")  # TFLite conversion needs TensorFlow, whatever backend the run trained on
     from models.export import QUANTIZATIONS, export_runs
@@ -315,17 +285,12 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def _print_plan(config: RunConfig) -> int:
-    from models.presets import count_params, estimate_memory, resolve_model_config
+    from models.engine.plan import size_estimate
 
-    model_cfg = resolve_model_config(config.model, config.task)
-    if not model_cfg.vocab_size:
-        model_cfg.vocab_size = config.tokenizer.vocab_size if config.tokenizer.kind == "wordpiece" else 128
-    if config.task in ("classifier", "token_classifier") and not model_cfg.num_classes:
-        model_cfg.num_classes = 2
     print(config.to_json())
-    print(f"parameters: {count_params(model_cfg, config.task):,} (vocabulary estimated before training)")
-    memory = estimate_memory(model_cfg, config.task, config.train.batch_size, config.precision)
-    print(f"memory estimate: {memory.get('human', memory)}")
+    memory = size_estimate(config)
+    print(f"parameters: {memory['params']:,} (vocabulary estimated before training)")
+    print(f"memory estimate: {memory['human']}")
     return 0
 
 
@@ -337,18 +302,22 @@ def _report_end(run: Any) -> int:
     return 0 if status.get("state") in ("completed", "stopped") else 1
 
 
-def _resolve(args: argparse.Namespace) -> Any:
+def _resolve(args: argparse.Namespace, *, backend: bool = False) -> Any:
+    """The run named on the command line; with ``backend``, Keras set to the backend it trained on (unless
+    KERAS_BACKEND says otherwise) for inference in this process."""
+    from models.engine.runtime import select_backend
     from models.run_dir import RunDir
 
-    return RunDir.resolve(args.workspace, args.run)
-
-
-def _backend_of(run: Any) -> None:
-    """Inference runs on the backend the run trained on, unless KERAS_BACKEND says otherwise."""
-    from models.runtime import select_backend
-
-    if "KERAS_BACKEND" not in os.environ:
+    run = RunDir.resolve(args.workspace, args.run)
+    if backend and "KERAS_BACKEND" not in os.environ:
         select_backend(run.config().backend)
+    return run
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from models.engine.inference import load_run
+
+    return load_run(_resolve(args, backend=True))
 
 
 COMMANDS = {

@@ -1,7 +1,7 @@
 """Classic baseline vs our classifiers: TF-IDF + logistic regression (scikit-learn) next to the engine's LSTM,
 Transformer and pretrained-then-fine-tuned Transformer, on the same stratified split the engine makes.
 
-Every model is scored by the engine's own metric code (models.evaluation.classification_metrics) on the test
+Every model is scored by the engine's own metric code (models.tasks.classifier.classification_metrics) on the test
 split that data.splits.split_frame(seed 1337) gives the engine, so the columns are directly comparable.
 """
 
@@ -36,7 +36,7 @@ def tfidf_logreg(splits: Any) -> dict[str, Any]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    from models.evaluation import classification_metrics
+    from models.tasks.classifier import classification_metrics
 
     labels = sorted(set(splits.train["label"]) | set(splits.val["label"]) | set(splits.test["label"]))
     index = {label: i for i, label in enumerate(labels)}
@@ -113,7 +113,7 @@ def engine_result(run: Any, wall: float) -> dict[str, Any]:
 
 
 def engine_runs(name: str, path: Path, seq_len: int, splits: Any, args: argparse.Namespace) -> dict[str, Any]:
-    from models.train import train
+    from models.engine.train import train
 
     workspace = tempfile.mkdtemp(prefix="textlab-baselines-")
     out: dict[str, Any] = {}
@@ -130,7 +130,7 @@ def finetuned(
     name: str, path: Path, seq_len: int, splits: Any, workspace: str, args: argparse.Namespace
 ) -> Any:
     """Pretrain (masked LM) on the training split's texts, then fine-tune a classifier from that run."""
-    from models.train import train
+    from models.engine.train import train
 
     texts_csv = Path(workspace) / f"{name}_train_texts.csv"
     splits.train[["text"]].to_csv(texts_csv, index=False)
@@ -207,7 +207,7 @@ def notes(results: dict[str, Any]) -> str:
     return (
         "Split: data.splits.split_frame(val 0.1, test 0.1, seed 1337, stratified), the engine's own split "
         f"(train/val/test {sizes}); every column is scored on the same test rows by "
-        "models.evaluation.classification_metrics. TF-IDF: word 1-2-grams, sublinear tf; logistic regression C "
+        "models.tasks.classifier.classification_metrics. TF-IDF: word 1-2-grams, sublinear tf; logistic regression C "
         f"picked from {list(C_GRID)} by validation macro-F1. Engine runs ({results['backend']} backend, float32): "
         "preset tiny, WordPiece 4k, batch 32, lr 2e-3, up to 8 epochs with early stopping (patience 2) and a "
         f"{results['budget_s']:.0f} s time budget per run; the LSTM is bidirectional. Fine-tuned column: masked-LM "

@@ -71,7 +71,7 @@ def main() -> None:
     os.environ["KERAS_BACKEND"] = args.backend
 
     from bench import report
-    from models.train import train
+    from models.engine.train import train
 
     workspace = args.workspace or tempfile.mkdtemp(prefix="textlab-bench-")
     rows, results = [], {}

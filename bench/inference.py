@@ -1,5 +1,5 @@
-"""Inference speed: generation tokens/s of a trained tiny char LM (models.inference.generate_stream) and single-example
-classification latency (models.inference.classify), with LiteRT columns for the exported bundles
+"""Inference speed: generation tokens/s of a trained tiny char LM (models.engine.inference.generate_stream) and single-example
+classification latency (models.engine.inference.classify), with LiteRT columns for the exported bundles
 (models.export + models.export.run_bundle.Bundle, the runner an app ports). Keras and LiteRT calls alternate."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ TEXTS = [
 def train_models(workspace: str, backend: str, lm_steps: int, clf_steps: int) -> tuple[Any, Any]:
     """A tiny char LM (the Shakespeare benchmark's 4x128 model) and a tiny SMS-spam Transformer classifier."""
     from models.config import RunConfig
-    from models.train import train
+    from models.engine.train import train
 
     lm = lm_config("shakespeare", shakespeare_slice(), workspace, backend, max_steps=lm_steps, epochs=1)
     lm.train.checkpoint_every = 10**9
@@ -46,7 +46,7 @@ def timed(fn: Any) -> float:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    from models.inference import classify, generate_stream, load_run
+    from models.engine.inference import classify, generate_stream, load_run
 
     t0 = time.perf_counter()
     if args.lm_run and args.clf_run:
@@ -176,10 +176,10 @@ def main() -> None:
     notes = (
         "Generation rate counts generated characters (one token each for the char tokenizer). "
         f"Generation: {args.tokens} new tokens from the prompt {PROMPT!r}, temperature 0.8, sliding window of "
-        "seq_len tokens, one model call per token (Keras: `models.inference.generate_stream`, predict_on_batch + "
+        "seq_len tokens, one model call per token (Keras: `models.engine.inference.generate_stream`, predict_on_batch + "
         "keras-hub sampler; LiteRT: `models.export.run_bundle.Bundle.generate`, signature `next_token`). "
         f"{models_note(args)} Classification: "
-        f'`models.inference.classify` vs `Bundle.classify` on one SMS text per call ("keras predict_on_batch": '
+        f'`models.engine.inference.classify` vs `Bundle.classify` on one SMS text per call ("keras predict_on_batch": '
         f"the same model called directly, a diagnostic). Medians over {args.repeats} rounds ({args.latency_calls} "
         f"latency calls per round); Keras and LiteRT calls alternate. Threads: {args.threads} for TF/XLA "
         f"(env as in bench.common.thread_env); the LiteRT interpreter uses its default. Total wall time "

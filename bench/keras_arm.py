@@ -1,5 +1,5 @@
 """The Keras side of a benchmark, in its own process: the engine's data preparation, model, compile settings and
-callback, fitted exactly as models.train does it, plus full models.train.train runs."""
+callback, fitted exactly as models.engine.train does it, plus full models.engine.train.train runs."""
 
 from __future__ import annotations
 
@@ -18,11 +18,11 @@ class KerasArm:
 
     def __init__(self, spec: dict[str, Any]) -> None:
         from models.config import RunConfig
-        from models.runtime import select_backend, tune_malloc
+        from models.engine.runtime import select_backend, tune_malloc
 
         self.spec = spec
         self.config = RunConfig.from_dict(spec["config"])
-        # As models.train.run_training does: the backend (and its oneDNN default) before Keras is imported.
+        # As models.engine.train.run_training does: the backend (and its oneDNN default) before Keras is imported.
         select_backend(self.config.backend)
         tune_malloc()
 
@@ -54,7 +54,7 @@ class KerasArm:
 
         import keras
 
-        from models.presets import resolve_model_config
+        from models.architecture.presets import resolve_model_config
 
         return {
             "backend": keras.backend.backend(),
@@ -69,11 +69,11 @@ class KerasArm:
 
     # -- throughput -----------------------------------------------------------------------------------
     def build(self, total_steps: int = 100_000, warmup_steps: int = 0) -> dict[str, Any]:
-        """Build and compile the engine's model (models.lineage + models.train.compile_model), then run
+        """Build and compile the engine's model (models.engine.lineage + models.engine.compile.compile_model), then run
         ``warmup_steps`` so tracing / XLA compilation is done before anything is timed."""
         from models import lineage
-        from models.callbacks import EngineMonitor
-        from models.train import compile_model
+        from models.engine.callbacks import EngineMonitor
+        from models.engine.compile import compile_model
 
         t0 = time.perf_counter()
         self.model = lineage.initial_model(self.config, self.run)
@@ -99,7 +99,7 @@ class KerasArm:
         }
 
     def fit(self, steps: int) -> dict[str, Any]:
-        """One engine epoch of ``steps`` steps: the same dataset chain, fit arguments and callback as models.train."""
+        """One engine epoch of ``steps`` steps: the same dataset chain, fit arguments and callback as models.engine.train."""
         data = self.prepared.train_factory(self.epoch).repeat().take(steps)
         self.monitor.begin_fit(self.epoch)
         with Meter() as meter:
@@ -209,10 +209,10 @@ class KerasArm:
 
     # -- quality: the full engine ---------------------------------------------------------------------
     def train_run(self, name: str) -> dict[str, Any]:
-        """A complete models.train.train run with this arm's config (fresh run directory, fresh model)."""
+        """A complete models.engine.train.train run with this arm's config (fresh run directory, fresh model)."""
         import dataclasses
 
-        from models.train import train
+        from models.engine.train import train
 
         config = dataclasses.replace(self.config, name=name)
         t0 = time.perf_counter()
@@ -237,7 +237,7 @@ class KerasArm:
         """Token-mean validation cross-entropy of the last train_run's final model on the exported windows."""
         import keras
 
-        import models.builders  # noqa: F401  registers the custom layers for safe loading
+        import models.architecture.builders  # noqa: F401  registers the custom layers for safe loading
 
         model = keras.models.load_model(self.last_run.model_path, compile=False, safe_mode=True)
         data = np.load(path)

@@ -72,7 +72,7 @@ def base_config(task: str, name: str, data: Path, args: argparse.Namespace):
 
 
 def pretrain(objective: str, data: Path, args: argparse.Namespace):
-    from models.train import train
+    from models.engine.train import train
 
     config = base_config(objective, f"bench-pretrain-{objective}", data, args)
     config.data.val_fraction = 0.02
@@ -90,9 +90,9 @@ def downstream(
     task: str, name: str, data: Path, parent, args: argparse.Namespace, *, finetune: bool, lr: float
 ):
     """A classifier/tagger on ``data``: fine-tuned from ``parent``, or from scratch with its tokenizer and size."""
-    from models.presets import resolve_model_config
+    from models.architecture.presets import resolve_model_config
+    from models.engine.train import run_training
     from models.run_dir import RunDir
-    from models.train import run_training
 
     config = base_config(task, name, data, args)
     if task == "classifier":

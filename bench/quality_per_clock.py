@@ -1,5 +1,5 @@
 """Quality per clock: char-level LM on the 1 MB Shakespeare slice (90/10), 4 layers x 4 heads x 128, context 64,
-batch 12, 2000 steps: validation loss and wall time of a full models.train.train run vs the PyTorch reference.
+batch 12, 2000 steps: validation loss and wall time of a full models.engine.train.train run vs the PyTorch reference.
 
 The reference trains on the engine's own batches in the engine's order (exported by the Keras worker) with the
 engine's optimizer, schedule and epoch-end validation passes; both final models are scored by the same numpy code
@@ -126,7 +126,7 @@ def publish(report: Any, results: dict[str, Any]) -> None:
         f"(warmup {t['warmup_ratio']:.0%}, cosine to {t['min_lr_ratio']}x), weight decay {t['weight_decay']}, clip "
         f"{t['clip_norm']}; {results['batches_per_epoch']} batches per epoch, so the engine validates after "
         f"steps {results['batches_per_epoch']} and {results['steps']} and the reference does the same. Keras wall "
-        "time = the whole `models.train.train` call (data preparation, tokenizer, compilation, checkpoints every "
+        "time = the whole `models.engine.train.train` call (data preparation, tokenizer, compilation, checkpoints every "
         f"{t['checkpoint_every']} steps, validation, final evaluation); training time = the engine's own elapsed_s "
         "at the last epoch end. Reference wall time = model construction + training loop + validation passes "
         "(its data arrive pre-batched). Val loss: mean cross-entropy over every position of the validation "

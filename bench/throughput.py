@@ -21,7 +21,7 @@ from bench.common import Worker, close_all, median, shakespeare_slice, start_wor
 from bench.lm_configs import WORKLOADS, lm_config
 
 BACKENDS = ("tensorflow", "jax", "torch")
-# The engine's CPU defaults (models/runtime.py): oneDNN kernels for TensorFlow, glibc malloc tuning in-process.
+# The engine's CPU defaults (models/engine/runtime.py): oneDNN kernels for TensorFlow, glibc malloc tuning in-process.
 # The "before" arms switch them off the way a user would; the reference gets the same malloc setting as the
 # arms it is compared with, since it is a process setting.
 BEFORE_ENV = {"TF_ENABLE_ONEDNN_OPTS": "0", "TEXTLAB_MALLOC_TUNING": "0"}
@@ -247,8 +247,8 @@ def publish(report: Any, results: dict[str, Any]) -> None:
         f"layers x {m['hidden_dim']} wide, {m['num_heads']} heads, FFN {m['intermediate_dim']}, context "
         f"{m['seq_len']}, batch {t['batch_size']} ({results['tokens_per_batch']} tokens/step), dropout "
         f"{m['dropout']}, tied embeddings, {results['params']:,} parameters in both frameworks, float32. Keras "
-        "arms: the engine's pipeline (models.tasks.prepare), model (models.lineage), compile "
-        "(models.train.compile_model) and EngineMonitor callback, one `model.fit` per round as models.train calls "
+        "arms: the engine's pipeline (models.tasks.prepare), model (models.engine.lineage), compile "
+        "(models.engine.compile.compile_model) and EngineMonitor callback, one `model.fit` per round as models.engine.train calls "
         "it. The reference (bench/torch_reference.py) trains on the engine's own batches. Same network: with the "
         f"engine model's weights copied in, the reference's logits differ by at most "
         f"{same['max_abs_logit_diff']:.1e} (logits up to {same['logit_scale']:.1f}). Medians over "

@@ -30,8 +30,8 @@ def train_before(texts: list[str], vocab_size: int):
     import tensorflow as tf
 
     from data.special_tokens import SPECIAL_TOKENS
-    from data.wordpiece import WordPieceTokenizer
-    from data.wordpiece_py import SUFFIX_INDICATOR
+    from data.tokenizers.wordpiece import WordPieceTokenizer
+    from data.tokenizers.wordpiece_py import SUFFIX_INDICATOR
 
     vocab = keras_hub.tokenizers.compute_word_piece_vocabulary(
         tf.data.Dataset.from_tensor_slices(texts).batch(256),
@@ -45,7 +45,7 @@ def train_before(texts: list[str], vocab_size: int):
 
 
 def train_after(texts: list[str], vocab_size: int):
-    from data.wordpiece import WordPieceTokenizer
+    from data.tokenizers.wordpiece import WordPieceTokenizer
 
     return WordPieceTokenizer.train(texts, vocab_size, lowercase=True)
 
@@ -53,7 +53,7 @@ def train_after(texts: list[str], vocab_size: int):
 def held_out_quality(tokenizer, held_out: list[str]) -> dict[str, float]:
     """[UNK] per word (an unknown word is one [UNK]) and tokens per word on texts the learner never saw."""
     from data.special_tokens import UNK
-    from data.wordpiece import count_words
+    from data.tokenizers.wordpiece import count_words
 
     words = sum(count_words(held_out, lowercase=True).values())
     ids = [i for row in tokenizer.encode_batch(held_out) for i in row]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-# Mirrors models/transformer.py: keras-hub TransformerDecoder(normalize_first=True, activation="gelu" (exact erf
+# Mirrors models/architecture/transformer.py: keras-hub TransformerDecoder(normalize_first=True, activation="gelu" (exact erf
 # GELU, Keras' default approximate=False), layer_norm_epsilon=1e-5), TruncatedNormal(0.02) kernels, zero biases.
 LAYER_NORM_EPSILON = 1e-5
 INIT_STD = 0.02

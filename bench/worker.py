@@ -21,7 +21,7 @@ def set_runtime_threads(threads: int, kind: str, backend: str | None) -> None:
     """The runtime setters, in addition to the environment bench.common.thread_env gave this process (the
     reference never imports TensorFlow; every Keras backend does, for the engine's tf.data pipeline)."""
     if kind == "keras":
-        from models.runtime import prefer_onednn
+        from models.engine.runtime import prefer_onednn
 
         prefer_onednn()  # as the app does before anything imports TensorFlow (a "before" arm's env says 0)
         import tensorflow as tf

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from data.errors import DataError
 from data.special_tokens import BOS, EOS, MASK, NUM_SPECIAL_TOKENS, PAD
-from data.tokenizer_base import Tokenizer
+from data.tokenizers.base import Tokenizer
 
 # Causal-LM windows: non-overlapping windows of seq_len + 1 tokens, starting at a per-epoch random offset
 # in [0, seq_len) when shuffling (offset 0 otherwise), so every epoch sees different window boundaries. The

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from data.errors import DataError
 from data.special_tokens import BOS, PAD, UNK
-from data.tokenizer_base import Tokenizer
+from data.tokenizers.base import Tokenizer
 
 
 @dataclass

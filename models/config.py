@@ -1,46 +1,27 @@
-"""Typed run configuration: dataclasses that round-trip through config.json."""
+"""Typed run configuration: dataclasses that round-trip through config.json (data's own pieces from data.config)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-Task = Literal["causal_lm", "masked_lm", "classifier", "token_classifier"]
+from data.config import DataConfig, TokenizerConfig
+from data.fileio import atomic_write_text
+
 ModelKind = Literal["transformer", "lstm"]
-TokenizerKind = Literal["char", "wordpiece"]
 Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]
 
-TASKS: tuple[str, ...] = ("causal_lm", "masked_lm", "classifier", "token_classifier")
-LM_TASKS: tuple[str, ...] = ("causal_lm", "masked_lm")
-
-
-@dataclass
-class DataConfig:
-    """Where the examples come from and how to split them."""
-
-    path: str = ""
-    text_column: str | None = None  # None: detect
-    label_column: str | None = None  # None: detect (classification only)
-    text_mode: Literal["lines", "corpus"] = "corpus"  # plain-text files: one doc per line, or one corpus
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
-    seed: int = 1337
-    max_rows: int | None = None
-
-
-@dataclass
-class TokenizerConfig:
-    """Which tokenizer to train on the run's training split."""
-
-    kind: TokenizerKind = "char"
-    vocab_size: int = 4000  # WordPiece target size; char vocab is what the data holds
-    lowercase: bool = True  # WordPiece only
-    min_frequency: int = 1  # characters rarer than this map to [UNK]
+# The choices the CLI and the UI offer, read from the types above.
+MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
+BACKENDS: tuple[str, ...] = get_args(Backend)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 
 
 @dataclass
@@ -97,7 +78,7 @@ class FinetuneConfig:
 class RunConfig:
     """Everything a run needs; saved as <run>/config.json so the run can be repeated."""
 
-    task: Task = "classifier"
+    task: str = ""  # a name in the task registry (models.tasks); the CLI and UI fill in its default
     name: str = ""
     backend: Backend = "tensorflow"
     precision: Precision = "auto"
@@ -112,6 +93,24 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def apply_overrides(self, values: Mapping[str, Any]) -> RunConfig:
+        """Set the fields named by OVERRIDES keys (CLI flag names, Train-tab fields); None leaves a field as it is.
+
+        The CLI and the UI both build a run's config this way, so the same inputs give the same config.
+        """
+        unknown = sorted(set(values) - set(OVERRIDES))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(OVERRIDES)}")
+        for key, value in values.items():
+            if value is None:
+                continue
+            *parents, leaf = OVERRIDES[key].split(".")
+            target: Any = self
+            for part in parents:
+                target = getattr(target, part)
+            setattr(target, leaf, value)
+        return self
+
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
@@ -124,13 +123,39 @@ class RunConfig:
         return cls.from_dict(json.loads(text))
 
     def save(self, path: str | Path) -> None:
-        from data.fileio import atomic_write_text
-
         atomic_write_text(Path(path), self.to_json() + "\n")
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
         return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+# Override name (a CLI flag's dest, a Train-tab field) -> the dotted RunConfig field it sets.
+OVERRIDES: dict[str, str] = {
+    "data": "data.path",
+    "name": "name",
+    "text_column": "data.text_column",
+    "label_column": "data.label_column",
+    "text_mode": "data.text_mode",
+    "kind": "model.kind",
+    "preset": "model.preset",
+    "seq_len": "model.seq_len",
+    "tokenizer": "tokenizer.kind",
+    "vocab_size": "tokenizer.vocab_size",
+    "backend": "backend",
+    "precision": "precision",
+    "distribution": "distribution",
+    "epochs": "train.epochs",
+    "batch_size": "train.batch_size",
+    "learning_rate": "train.learning_rate",
+    "max_steps": "train.max_steps",
+    "steps_per_epoch": "train.steps_per_epoch",
+    "log_every": "train.log_every",
+    "seed": "train.seed",
+    "from_run": "finetune.from_run",
+    "freeze_backbone_epochs": "finetune.freeze_backbone_epochs",
+    "backbone_lr_multiplier": "finetune.backbone_lr_multiplier",
+}
 
 
 def _from_dict(cls: type, raw: dict[str, Any], where: str) -> Any:

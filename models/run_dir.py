@@ -104,6 +104,11 @@ class RunDir:
         return self.path / "model.keras"
 
     @property
+    def trained_model(self) -> Path:
+        """The model to use: the final one (best weights), or the last checkpoint of an unfinished run."""
+        return self.model_path if self.model_path.exists() else self.last_checkpoint
+
+    @property
     def eval_path(self) -> Path:
         return self.path / "eval.json"
 
@@ -278,9 +283,10 @@ def list_runs(workspace: str | Path) -> list[RunSummary]:
 
 
 def _headline_metric(report: dict[str, Any], status: dict[str, Any]) -> tuple[str, float | None]:
-    for name in ("macro_f1", "entity_f1", "perplexity", "accuracy"):
-        if name in report:
-            return name, float(report[name])
+    """The run's main result: the first headline metric its task's evaluator reported, else its best val loss."""
+    name = report.get("headline_metric")
+    if name in report:
+        return name, float(report[name])
     best = status.get("best") or {}
     if "val_loss" in best:
         return "val_loss", float(best["val_loss"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Any
 
@@ -10,20 +9,11 @@ import gradio as gr
 
 from app.ui import views
 from data.errors import DataError
+from models import tasks
+from models.export.quantizations import QUANTIZATIONS
 from models.run_dir import RunDir, list_runs
 
 EXPORTABLE_STATES = ("completed", "stopped")
-EXPORTABLE_TASKS = ("classifier", "causal_lm")
-QUANTIZATIONS = ("float32", "float16", "int8")  # models.export.QUANTIZATIONS, without importing it early
-
-
-def export_available() -> bool:
-    """True once models.export is importable (it is built alongside the UI)."""
-    try:
-        importlib.import_module("models.export")
-    except ImportError:
-        return False
-    return True
 
 
 def build(workspace: str) -> dict[str, Any]:
@@ -35,7 +25,7 @@ def build(workspace: str) -> dict[str, Any]:
     with gr.Row():
         quantization = gr.Radio(
             list(QUANTIZATIONS),
-            value="float32",
+            value=QUANTIZATIONS[0],
             label="Weights (float16/int8 are smaller)",
             elem_id="export-quant",
         )
@@ -46,16 +36,13 @@ def build(workspace: str) -> dict[str, Any]:
 
     def on_refresh(current: str | None) -> Any:
         runs = [r for r in list_runs(workspace) if r.state in EXPORTABLE_STATES]
-        choices = views.run_choices(runs, EXPORTABLE_TASKS)
+        choices = views.run_choices(runs, tasks.names(lambda s: s.exportable))
         paths = [path for _, path in choices]
         return gr.update(
             choices=choices, value=current if current in paths else (paths[0] if paths else None)
         )
 
     def on_export(path: str | None, quant: str) -> tuple:
-        if not export_available():
-            message = "Export is not available in this version yet (the `models.export` module is missing)."
-            return gr.update(value=views.error_markdown(message), visible=True), "", None
         if not path:
             return gr.update(value=views.error_markdown("Pick a run to export."), visible=True), "", None
         try:

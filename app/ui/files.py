@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import filecmp
-import os
 import re
-import shutil
 import unicodedata
 from pathlib import Path
+
+from data.fileio import atomic_copy
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 UPLOADS_SUBDIR = "uploads"
@@ -53,12 +53,5 @@ def save_upload(source: str | Path, workspace: str | Path, original_name: str | 
         target = folder / (f"{stem}-{n}.{suffix}" if suffix else f"{stem}-{n}")
     if target.resolve().parent != folder:  # belt and braces: the name cannot leave the folder
         raise ValueError(f"refusing to write outside {folder}: {target}")
-    # Copy under a temp name, then rename: a full disk leaves no half-copied file behind.
-    partial = folder / f".partial-{os.getpid()}-{target.name}"
-    try:
-        shutil.copyfile(source, partial)
-        os.replace(partial, target)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
+    atomic_copy(source, target)  # a full disk leaves no half-copied file behind
     return target

@@ -10,9 +10,10 @@ import gradio as gr
 
 from app.ui import views
 from data.errors import DataError
+from models import tasks
 from models.run_dir import RunDir, list_runs
+from models.tasks.spec import CLASSIFY, GENERATE, TAG
 
-PLAYABLE_TASKS = ("causal_lm", "classifier", "token_classifier")
 _cache: dict[str, Any] = {}  # run path -> (model file mtime, LoadedRun); one entry, models can be large
 _cache_lock = threading.Lock()
 
@@ -55,7 +56,7 @@ def build(workspace: str) -> dict[str, Any]:
     )
 
     def on_refresh(current: str | None) -> Any:
-        choices = views.run_choices(list_runs(workspace), PLAYABLE_TASKS)
+        choices = views.run_choices(list_runs(workspace), tasks.names(lambda s: s.playable))
         paths = [path for _, path in choices]
         return gr.update(
             choices=choices, value=current if current in paths else (paths[0] if paths else None)
@@ -68,11 +69,12 @@ def build(workspace: str) -> dict[str, Any]:
         task, status = target.config().task, target.status()
         line = f"**{target.id}** · {task} · {status.get('state', 'unknown')} at step {status.get('step', 0)}"
         report = target.eval_report()
+        interface = tasks.get(task).interface
         return (
             line,
-            gr.update(visible=task == "causal_lm"),
-            gr.update(visible=task == "classifier"),
-            gr.update(visible=task == "token_classifier"),
+            gr.update(visible=interface == GENERATE),
+            gr.update(visible=interface == CLASSIFY),
+            gr.update(visible=interface == TAG),
             views.eval_markdown(report),
             gr.update(
                 value=views.confusion_frame(report), visible=bool(report and "confusion_matrix" in report)
@@ -80,7 +82,7 @@ def build(workspace: str) -> dict[str, Any]:
         )
 
     def on_classify(path: str | None, sentence: str) -> tuple:
-        from models.inference import classify as classify_texts
+        from models.engine.inference import classify as classify_texts
 
         try:
             result = classify_texts(_loaded(path), [sentence or ""])[0]
@@ -89,7 +91,7 @@ def build(workspace: str) -> dict[str, Any]:
         return result, gr.update(visible=False)
 
     def on_tag(path: str | None, words: str) -> tuple:
-        from models.inference import tag
+        from models.engine.inference import tag
 
         try:
             return tag(_loaded(path), words or ""), gr.update(visible=False)
@@ -99,7 +101,7 @@ def build(workspace: str) -> dict[str, Any]:
     def on_generate(
         path: str | None, text: str, temp: float, k: float, p: float, n: float
     ) -> Iterator[tuple]:
-        from models.inference import generate_stream
+        from models.engine.inference import generate_stream
 
         try:
             loaded = _loaded(path)
@@ -130,14 +132,14 @@ def build(workspace: str) -> dict[str, Any]:
 
 def _loaded(path: str | None) -> Any:
     """The run's model, loaded once per model file version (a resumed or finished run reloads)."""
-    from models.inference import load_run
+    from models.engine.inference import load_run
 
     if not path:
         raise DataError(
             "no run is picked", hint="choose a run in the Run list (press Refresh after training)."
         )
     run = RunDir(path)
-    source = run.model_path if run.model_path.exists() else run.last_checkpoint
+    source = run.trained_model
     stamp = source.stat().st_mtime if source.exists() else None
     with _cache_lock:
         hit = _cache.get(path)

@@ -8,21 +8,23 @@ from typing import Any
 import gradio as gr
 
 from app.ui import forms, views
+from data.config import TOKENIZER_KINDS
 from data.errors import DataError
+from models.architecture.presets import PRESET_NAMES
+from models.config import BACKENDS, MODEL_KINDS, PRECISIONS
 from models.run_dir import ACTIVE_STATES, RunDir, list_runs
-
-BACKENDS = ["tensorflow", "jax", "torch"]
-PRECISIONS = ["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 
 
 def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     """Lay out the Train tab inside the current gr.Tab; returns the components other tabs use."""
     data_info = gr.Markdown("No dataset yet: pick one on the **Data** tab.", elem_id="train-data")
     with gr.Row():
-        task = gr.Dropdown(list(forms.TASK_CHOICES), value="Classifier", label="Task", elem_id="train-task")
+        task = gr.Dropdown(
+            list(forms.TASK_CHOICES), value=forms.default_task_label(True), label="Task", elem_id="train-task"
+        )
         from_run = gr.Dropdown([], label="Pretrained run to start from", visible=False, elem_id="train-from")
-        kind = gr.Radio(["transformer", "lstm"], value="transformer", label="Model", elem_id="train-kind")
-        preset = gr.Radio(["tiny", "small", "base"], value="tiny", label="Size", elem_id="train-size")
+        kind = gr.Radio(list(MODEL_KINDS), value=MODEL_KINDS[0], label="Model", elem_id="train-kind")
+        preset = gr.Radio(list(PRESET_NAMES), value=PRESET_NAMES[0], label="Size", elem_id="train-size")
     with gr.Row():
         epochs = gr.Number(3, label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
         batch = gr.Number(32, label="Batch size", precision=0, minimum=1, elem_id="train-batch")
@@ -34,11 +36,13 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     with gr.Accordion("Advanced", open=False):
         with gr.Row():
             backend = gr.Dropdown(
-                BACKENDS, value=_default_backend(), label="Keras backend", elem_id="train-backend"
+                list(BACKENDS), value=_default_backend(), label="Keras backend", elem_id="train-backend"
             )
-            precision = gr.Dropdown(PRECISIONS, value="auto", label="Precision", elem_id="train-precision")
+            precision = gr.Dropdown(
+                list(PRECISIONS), value=PRECISIONS[0], label="Precision", elem_id="train-precision"
+            )
             tokenizer = gr.Radio(
-                ["char", "wordpiece"], value="char", label="Tokenizer", elem_id="train-tokenizer"
+                list(TOKENIZER_KINDS), value=TOKENIZER_KINDS[0], label="Tokenizer", elem_id="train-tokenizer"
             )
             log_every = gr.Number(
                 10, label="Log every N steps", precision=0, minimum=1, elem_id="train-log-every"
@@ -70,11 +74,9 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
             return f"Size estimate unavailable: {err}"
 
     def on_start(data: dict | None, *values: Any) -> tuple:
-        from models.launcher import launch
+        from models.engine.launcher import launch
 
         try:
-            if not data:
-                raise DataError("no dataset is loaded", hint="pick or upload one on the Data tab first.")
             run = launch(forms.run_config(workspace, data, read_form(list(values))))
         except (DataError, ValueError) as err:
             return gr.update(value=views.error_markdown(err), visible=True), gr.update()
@@ -86,7 +88,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         return gr.update(visible=False)
 
     def on_resume(path: str | None) -> Any:
-        from models.launcher import launch_resume
+        from models.engine.launcher import launch_resume
 
         if not path:
             return gr.update(value=views.error_markdown("Pick a run to resume."), visible=True)
@@ -119,7 +121,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     def on_task(label: str) -> Any:
         if not forms.is_finetune(label):
             return gr.update(visible=False)
-        choices = views.run_choices(list_runs(workspace), forms.PRETRAINED_TASKS)
+        choices = views.run_choices(list_runs(workspace), forms.parent_tasks())
         return gr.update(visible=True, choices=choices, value=choices[0][1] if choices else None)
 
     dataset.change(on_dataset, [dataset], [data_info, task])

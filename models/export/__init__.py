@@ -10,7 +10,7 @@ from typing import Any
 
 __all__ = ["QUANTIZATIONS", "ExportReport", "export_run", "export_runs"]
 
-QUANTIZATIONS: tuple[str, ...] = ("float32", "float16", "int8")
+from models.export.quantizations import QUANTIZATIONS
 
 
 def __getattr__(name: str) -> Any:

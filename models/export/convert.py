@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.errors import DataError
-from models.export import QUANTIZATIONS
 from models.export.graph import Endpoint
 from models.export.ops import flex_ops
+from models.export.quantizations import QUANTIZATIONS
 
 _SELECT_OPS = re.compile(r"TF Select ops: ([^\n]+)")
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data.errors import DataError
-from models.export import QUANTIZATIONS
+from models import tasks
 from models.export.bundle import StagedBundle
 from models.export.convert import SavedModel, check_quantization, convert, saved_model
-from models.export.graph import EXPORTABLE_TASKS, endpoints, inference_copy
+from models.export.graph import endpoints, inference_copy
 from models.export.heldout import HeldOut, held_out
 from models.export.metadata import (
     LABELS_FILE,
@@ -24,6 +24,7 @@ from models.export.metadata import (
     build_metadata,
 )
 from models.export.ops import operator_names
+from models.export.quantizations import QUANTIZATIONS
 from models.export.verify import load_interpreter, signature_io, verify
 from models.run_dir import RunDir
 
@@ -87,18 +88,20 @@ def export_runs(
     _require_tensorflow()
     for quantization in quantizations:
         check_quantization(quantization)
-    from models.inference import load_run
+    from models.engine.inference import load_run
 
     config = run.config()
-    if config.task not in EXPORTABLE_TASKS:
+    spec = tasks.get(config.task)
+    if not spec.exportable:
+        exportable = tasks.specs(lambda s: s.exportable)
         raise DataError(
-            f"run '{run.id}' is a {config.task} run; export supports {', '.join(EXPORTABLE_TASKS)} runs.",
-            hint="Pick a classifier or causal language model run.",
+            f"run '{run.id}' is a {config.task} run; export supports {', '.join(s.name for s in exportable)} runs.",
+            hint=f"Pick a run of one of these kinds: {'; '.join(s.label for s in exportable)}.",
         )
     loaded = load_run(run)
     on_device = inference_copy(loaded.model, unroll_lstm=unroll_lstm)
     examples = held_out(run, config, loaded.tokenizer, max_examples)
-    with saved_model(endpoints(on_device, config.task, config.model.seq_len)) as traced:
+    with saved_model(endpoints(on_device, spec.interface, config.model.seq_len)) as traced:
         return [_export_one(run, loaded, traced, q, examples, allow_flex) for q in quantizations]
 
 
@@ -107,8 +110,8 @@ def _export_one(
 ) -> ExportReport:
     """Convert, write, verify and publish one quantization; a failure leaves no bundle behind."""
     config = run.config()
-    source = run.model_path if run.model_path.exists() else run.last_checkpoint
-    labels = loaded.labels if config.task == "classifier" else None
+    source = run.trained_model
+    labels = loaded.labels if tasks.get(config.task).labelled else None
     folder = run.exports_dir / quantization
     zip_path = run.exports_dir / f"{run.id}-{quantization}.zip"
     with StagedBundle(folder, zip_path) as bundle:
@@ -135,7 +138,7 @@ def _export_one(
                 + ", ".join(converted.flex_ops)
             }
         else:
-            verification = verify(loaded.model, model_file, config.task, examples)
+            verification = verify(loaded.model, model_file, tasks.get(config.task).interface, examples)
         report = ExportReport(
             run_id=run.id,
             task=config.task,

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from data.errors import DataError
+from models import tasks
 
 # Signature names in model.tflite (metadata.json lists their inputs and outputs).
 CLASSIFY = "classify"  # token_ids [1, L] -> logits [1, num_classes]
 NEXT_TOKEN = "next_token"  # token_ids [1, L], position [1] -> logits [1, vocab]: the generation step
 SCORE = "score"  # token_ids [1, L] -> logits [1, L, vocab]: every position (perplexity, scoring)
-
-EXPORTABLE_TASKS: tuple[str, ...] = ("classifier", "causal_lm")
 
 
 @dataclass(frozen=True)
@@ -57,14 +56,15 @@ def _rewrite_config(node: Any, unroll_lstm: bool) -> None:
             _rewrite_config(value, unroll_lstm)
 
 
-def endpoints(model: Any, task: str, seq_len: int) -> dict[str, Endpoint]:
-    """The signatures for ``task``: batch 1 and a fixed ``seq_len`` (TFLite plans memory for static shapes)."""
+def endpoints(model: Any, interface: str | None, seq_len: int) -> dict[str, Endpoint]:
+    """The signatures for a task's ``interface`` (TaskSpec.interface): batch 1 and a fixed ``seq_len``
+    (TFLite plans memory for static shapes)."""
     import tensorflow as tf
 
     token_ids = tf.TensorSpec([1, seq_len], tf.int32, name="token_ids")
-    if task == "classifier":
+    if interface == tasks.CLASSIFY:
         return {CLASSIFY: Endpoint(lambda ids: {"logits": model(ids, training=False)}, [token_ids])}
-    if task == "causal_lm":
+    if interface == tasks.GENERATE:
         position = tf.TensorSpec([1], tf.int32, name="position")
 
         def next_token(ids: Any, pos: Any) -> dict[str, Any]:
@@ -78,17 +78,17 @@ def endpoints(model: Any, task: str, seq_len: int) -> dict[str, Endpoint]:
             SCORE: Endpoint(lambda ids: {"logits": model(ids, training=False)}, [token_ids]),
         }
     raise DataError(
-        f"exporting a {task} run is not supported yet.",
-        hint=f"Export a run of one of these tasks: {', '.join(EXPORTABLE_TASKS)}.",
+        f"exporting a model that does {interface!r} is not supported yet.",
+        hint=f"Export a run of one of these tasks: {', '.join(tasks.names(lambda s: s.exportable))}.",
     )
 
 
 def lm_head(model: Any, hidden: Any) -> Any:
-    """The LM head of models.heads applied to hidden states [..., hidden]: tied embedding or Dense 'logits'.
+    """The LM head of models.architecture.heads applied to hidden states [..., hidden]: tied embedding or Dense 'logits'.
 
     The export verification compares these logits with the full model's, so a drift from heads.py shows up.
     """
-    from models.backbone import TOKEN_EMBEDDING_NAME
+    from models.architecture.backbone import TOKEN_EMBEDDING_NAME
 
     head = model.get_layer("logits")
     if model.tie_embeddings:

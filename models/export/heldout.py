@@ -9,6 +9,7 @@ import numpy as np
 
 from data.errors import DataError
 from data.special_tokens import BOS, NUM_SPECIAL_TOKENS
+from models import tasks
 from models.config import RunConfig
 from models.run_dir import RunDir
 
@@ -28,13 +29,11 @@ def held_out(run: RunDir, config: RunConfig, tokenizer: Any, limit: int = 200) -
     The split is rebuilt by models.tasks.prepare from config.json, so it is the one the run never trained
     on. If the data file cannot be read any more, random token ids still check the numerics.
     """
-    from models.tasks import prepare
-
     try:
-        prepared = prepare(config, run, tokenizer)
+        prepared = tasks.prepare(config, run, tokenizer)
     except (DataError, OSError) as err:
         return _random_examples(config, limit, reason=str(err))
-    if config.task == "classifier":
+    if tasks.get(config.task).interface == tasks.CLASSIFY:
         if prepared.test_arrays is None or not len(prepared.test_arrays[0]):
             return _random_examples(config, limit, reason="the run's data has no held-out rows")
         ids, labels = prepared.test_arrays
@@ -55,5 +54,5 @@ def _random_examples(config: RunConfig, limit: int, reason: str) -> HeldOut:
     count = min(limit, 32)
     stream = rng.integers(NUM_SPECIAL_TOKENS, vocab, size=(count, seq_len + 1), dtype=np.int32)
     stream[:, 0] = BOS
-    targets = stream[:, 1:] if config.task == "causal_lm" else None
+    targets = stream[:, 1:] if tasks.get(config.task).interface == tasks.GENERATE else None
     return HeldOut(stream[:, :seq_len], targets, f"random token ids ({reason})")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from data import special_tokens as st
+from models import tasks
 from models.config import RunConfig
 
 FORMAT = "keras-textlab-bundle"
@@ -46,10 +47,12 @@ def build_metadata(
 ) -> dict[str, Any]:
     """Everything except the model itself; the runner (run_bundle.py) reads only this and the tokenizer files."""
     seq_len = config.model.seq_len
+    interface = tasks.get(config.task).interface
     metadata: dict[str, Any] = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "task": config.task,
+        "interface": interface,  # what the app does with it: "classify" or "generate"
         "model_kind": config.model.kind,
         "files": {
             "model": MODEL_FILE,
@@ -61,7 +64,7 @@ def build_metadata(
         "sequence_length": seq_len,
         "vocab_size": int(tokenizer_config.get("vocab_size", config.model.vocab_size)),
         "special_tokens": {"pad": st.PAD, "unk": st.UNK, "bos": st.BOS, "eos": st.EOS, "mask": st.MASK},
-        "preprocessing": _preprocessing(config.task, tokenizer_config, seq_len),
+        "preprocessing": _preprocessing(interface, tokenizer_config, seq_len),
         "quantization": quantization,
         "flex_ops": flex_ops,
         "source_run": run_id,
@@ -71,7 +74,7 @@ def build_metadata(
     }
     if labels is not None:
         metadata["labels"] = labels
-    if config.task == "causal_lm":
+    if interface == tasks.GENERATE:
         metadata["generation"] = {
             "signature": "next_token",
             "window": f"the last {seq_len} tokens of [BOS] + prompt + generated tokens (a sliding window)",
@@ -81,7 +84,7 @@ def build_metadata(
     return metadata
 
 
-def _preprocessing(task: str, tokenizer_config: dict[str, Any], seq_len: int) -> dict[str, Any]:
+def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_len: int) -> dict[str, Any]:
     """The input rules of data.pipelines, spelled out for a reimplementation."""
     kind = tokenizer_config.get("kind", "char")
     rules: dict[str, Any] = {
@@ -99,9 +102,9 @@ def _preprocessing(task: str, tokenizer_config: dict[str, Any], seq_len: int) ->
         )
     else:
         rules["wordpiece"] = (
-            "see data/wordpiece_py.py: normalize, split on whitespace/punctuation, longest match"
+            "see data/tokenizers/wordpiece_py.py: normalize, split on whitespace/punctuation, longest match"
         )
-    if task == "classifier":
+    if interface == tasks.CLASSIFY:
         rules["truncation"] = f"keep the first {seq_len - 1} tokens after [BOS]; pad to {seq_len}"
         rules["output"] = "logits [1, num_classes]; softmax gives label probabilities in labels.txt order"
     else:

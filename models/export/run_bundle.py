@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from data.char_tokenizer import CharTokenizer
-from data.tokenizer_base import read_saved
-from data.wordpiece_py import WordPieceEncoder
+from data.tokenizers.base import read_saved
+from data.tokenizers.char import CharTokenizer
+from data.tokenizers.wordpiece_py import WordPieceEncoder
 
 
 def load_tokenizer(folder: Path, kind: str) -> Any:
@@ -69,6 +69,10 @@ class Bundle:
             path = Path(self._unzipped.name)
         self.meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
         self.task = self.meta["task"]
+        # What the app does with it; bundles written before "interface" existed say it by their signatures.
+        self.interface = self.meta.get("interface") or (
+            "classify" if "classify" in self.meta["signatures"] else "generate"
+        )
         self.seq_len = int(self.meta["sequence_length"])
         self.pad, self.bos, self.eos = (self.meta["special_tokens"][k] for k in ("pad", "bos", "eos"))
         self.tokenizer = load_tokenizer(path, self.meta["preprocessing"]["tokenizer"])
@@ -129,19 +133,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     bundle = Bundle(args.bundle)
-    if bundle.task == "classifier" and args.text:
+    if bundle.interface == "classify" and args.text:
         for text in args.text:
             probs = bundle.classify(text)
             print(f"{text!r}: " + ", ".join(f"{label}={p:.3f}" for label, p in probs.items()))
         return 0
-    if bundle.task == "causal_lm" and args.prompt is not None:
+    if bundle.interface == "generate" and args.prompt is not None:
         sys.stdout.write(args.prompt)
         for piece in bundle.generate(args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")
         return 0
-    need = "--text" if bundle.task == "classifier" else "--prompt"
+    need = "--text" if bundle.interface == "classify" else "--prompt"
     print(f'error: this bundle holds a {bundle.task} model; pass {need} "..."', file=sys.stderr)
     return 2
 

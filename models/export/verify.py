@@ -10,6 +10,7 @@ import numpy as np
 
 from models.export.graph import CLASSIFY, NEXT_TOKEN, SCORE
 from models.export.heldout import HeldOut
+from models.tasks.spec import CLASSIFY as CLASSIFY_INTERFACE
 
 _CHUNK = 16  # Keras batch while comparing LM logits: [16, seq_len, vocab] float32 stays small
 
@@ -40,10 +41,10 @@ def signature_io(interpreter: Any) -> dict[str, dict[str, list[dict[str, Any]]]]
     return out
 
 
-def verify(model: Any, tflite_path: Path, task: str, examples: HeldOut) -> dict[str, Any]:
+def verify(model: Any, tflite_path: Path, interface: str | None, examples: HeldOut) -> dict[str, Any]:
     """Agreement numbers between ``model`` (Keras) and the exported file on ``examples``."""
     interpreter = load_interpreter(tflite_path)
-    check = _verify_classifier if task == "classifier" else _verify_causal_lm
+    check = _verify_classifier if interface == CLASSIFY_INTERFACE else _verify_causal_lm
     return {
         "examples": int(len(examples.ids)),
         "source": examples.source,

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from data.errors import DataError
 from data.special_tokens import SPECIAL_TOKENS, UNK
-from data.wordpiece import WordPieceTokenizer, count_words
-from data.wordpiece_py import MAX_BYTES_PER_WORD, pretokenize
-from data.wordpiece_vocab import learn_vocabulary
+from data.tokenizers.wordpiece import WordPieceTokenizer, count_words
+from data.tokenizers.wordpiece_py import MAX_BYTES_PER_WORD, pretokenize
+from data.tokenizers.wordpiece_vocab import learn_vocabulary
 
 SHAKESPEARE = Path(__file__).resolve().parents[2] / "assets" / "demo" / "shakespeare_1mb.txt"
 RESERVED = ["[PAD]", "[UNK]"]

@@ -6,8 +6,8 @@ import ast
 import sys
 from pathlib import Path
 
-from data import wordpiece_py
-from data.wordpiece_py import WordPieceEncoder
+from data.tokenizers import wordpiece_py
+from data.tokenizers.wordpiece_py import WordPieceEncoder
 
 ROOT = Path(__file__).resolve().parents[2]
 TRICKY = [
@@ -31,7 +31,7 @@ TRICKY = [
 
 
 def test_module_uses_only_the_standard_library():
-    tree = ast.parse((ROOT / "data" / "wordpiece_py.py").read_text())
+    tree = ast.parse((ROOT / "data" / "tokenizers" / "wordpiece_py.py").read_text())
     modules = {
         alias.name.split(".")[0]
         for node in ast.walk(tree)

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from data.errors import DataError
-from models.builders import build_model, build_task_from_backbone, get_backbone
-from models.config import TASKS, ModelConfig
-from models.presets import PRESETS, count_params, estimate_memory, resolve_model_config
+from models import tasks
+from models.architecture.builders import build_model, build_task_from_backbone, get_backbone
+from models.architecture.presets import PRESETS, resolve_model_config
+from models.architecture.sizing import count_params, estimate_memory
+from models.config import ModelConfig
 
 pytestmark = pytest.mark.backend
 
@@ -67,7 +69,7 @@ def mixed_bfloat16():
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", tasks.names())
 def test_shapes_dtypes_and_names(kind, task):
     model = build_model(tiny(kind, bidirectional=True), task)
     logits = run(model, IDS)

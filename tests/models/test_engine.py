@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from models.config import RunConfig
-from models.inference import classify, generate, load_run
+from models.engine.inference import classify, generate, load_run
+from models.engine.train import resume, train
 from models.run_dir import RunDir, list_runs
-from models.train import resume, train
 
 pytestmark = pytest.mark.backend
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def test_causal_lm_trains_and_generates(tmp_path, corpus_txt):
 def test_stop_request_saves_checkpoint_and_resume_finishes(tmp_path, sentiment_csv):
     config = tiny_config(tmp_path, sentiment_csv, "classifier", epochs=3)
     run = RunDir.create(config)
-    from models.train import run_training
+    from models.engine.train import run_training
 
     stopper = _StopAfterFirstLog(run)
     stopper.start()

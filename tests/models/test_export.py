@@ -55,7 +55,7 @@ def tiny_config(workspace: Path, data: Path, task: str, kind: str, tokenizer: st
 @pytest.fixture(scope="module", params=CASES, ids=["-".join(case) for case in CASES])
 def exported(request, tmp_path_factory):
     """A run trained by the engine, exported at every quantization: (run, {quantization: report})."""
-    from models.train import train
+    from models.engine.train import train
 
     task, kind, tokenizer = request.param
     folder = tmp_path_factory.mktemp(f"{task}-{kind}")
@@ -146,7 +146,7 @@ def test_bundle_folder_zip_metadata_and_report(exported):
 
 @pytest.mark.slow
 def test_runner_matches_keras_inference(exported):
-    from models.inference import classify, generate, load_run
+    from models.engine.inference import classify, generate, load_run
 
     run, reports = exported
     loaded = load_run(run)

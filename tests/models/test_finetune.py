@@ -13,15 +13,16 @@ import pytest
 
 from data.errors import DataError
 from data.tokenizers import load_tokenizer
-from models import lineage
-from models.builders import get_backbone
+from models.architecture.builders import get_backbone
 from models.config import RunConfig
-from models.evaluation import entity_metrics
-from models.inference import load_run, tag
-from models.optimizers import BackboneScaledAdamW
+from models.engine import lineage
+from models.engine.compile import compile_model
+from models.engine.inference import load_run, tag
+from models.engine.optimizers import BackboneScaledAdamW
+from models.engine.train import resume, train
 from models.run_dir import RunDir, list_runs
 from models.tasks import prepare
-from models.train import compile_model, resume, train
+from models.tasks.token_classifier import entity_metrics
 from tests.conftest import FILLER, make_corpus, make_sentiment_csv
 
 backend = pytest.mark.backend

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from models.runtime import resolve_precision, tune_malloc
+from models.engine.runtime import resolve_precision, tune_malloc
 
 ROOT = Path(__file__).resolve().parents[2]
 
 ONEDNN_PROBE = (
-    "from models.runtime import select_backend; select_backend('tensorflow'); "
+    "from models.engine.runtime import select_backend; select_backend('tensorflow'); "
     "from tensorflow.python.util import _pywrap_util_port as port; print(port.IsMklEnabled())"
 )
 

@@ -65,7 +65,7 @@ def _kill_when(proc: subprocess.Popen, ready, log: Path, delay: float = 0.0, tim
 
 def _assert_readable(run: RunDir) -> int | None:
     """Every file of the run parses; returns the step of the checkpoint a resume would start from."""
-    from models.safe_load import load_keras_model
+    from models.engine.safe_load import load_keras_model
 
     run.config()  # RunConfig.load raises on a torn or invalid config.json
     json.loads(run.status_path.read_text(encoding="utf-8"))
@@ -124,7 +124,7 @@ def test_sigkill_mid_epoch_and_mid_checkpoint_write_keeps_the_run_resumable(tmp_
     assert stale, "no kill landed while a checkpoint was being written (rerun with more rounds)"
 
     # Finish in this process: a short remainder, so the test ends; resume must clean up and continue.
-    from models.train import resume
+    from models.engine.train import resume
 
     config = run.config()
     config.train.max_steps = (expected_start or 0) + 3

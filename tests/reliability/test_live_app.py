@@ -1,6 +1,6 @@
 """The real app in a subprocess: loopback only, no share link; two runs side by side; the UI answers meanwhile.
 
-One server for the module (starting it is the expensive part). Runs start through models.launcher.launch, as
+One server for the module (starting it is the expensive part). Runs start through models.engine.launcher.launch, as
 the Train tab's Start button does; response times are measured while both train and printed (run pytest -s).
 """
 
@@ -101,7 +101,7 @@ def _wait(predicate, timeout: float, what: str) -> None:
 def test_two_runs_side_by_side_while_the_ui_stays_responsive(app: AppServer, tmp_path: Path) -> None:
     from gradio_client import Client
 
-    from models.launcher import launch
+    from models.engine.launcher import launch
 
     data = make_sentiment_csv(tmp_path / "sentiment.csv")
     configs = []

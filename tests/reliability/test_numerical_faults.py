@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from models.engine.safe_load import load_keras_model
 from models.run_dir import RunDir
-from models.safe_load import load_keras_model
 from tests.conftest import make_sentiment_csv
 from tests.reliability.helpers import tiny_config
 
@@ -17,7 +17,7 @@ from tests.reliability.helpers import tiny_config
 def _blow_up(tmp_path: Path, learning_rate: float) -> RunDir:
     import keras
 
-    from models.train import train
+    from models.engine.train import train
 
     config = tiny_config(
         tmp_path / "ws", make_sentiment_csv(tmp_path / "s.csv"), backend=keras.backend.backend()

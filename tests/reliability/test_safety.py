@@ -119,7 +119,7 @@ def _refused(err: BaseException, path: Path) -> None:
 
 def test_lambda_model_is_refused_by_the_inference_and_playground_path(evil_run) -> None:
     from app.ui.playground_tab import _loaded
-    from models.inference import load_run
+    from models.engine.inference import load_run
 
     run, marker = evil_run
     for load in (lambda: load_run(run), lambda: _loaded(str(run.path))):
@@ -140,7 +140,7 @@ def test_lambda_model_is_refused_by_the_cli(evil_run, capsys: pytest.CaptureFixt
 
 
 def test_lambda_checkpoint_is_refused_on_resume(evil_run) -> None:
-    from models.train import resume
+    from models.engine.train import resume
 
     run, marker = evil_run
     run.checkpoint_dir.mkdir()
@@ -197,8 +197,8 @@ def test_disk_full_during_export_reports_and_leaves_no_bundle(tmp_path: Path) ->
 
     if keras.backend.backend() != "tensorflow":
         pytest.skip("TFLite export runs on the TensorFlow backend")
+    from models.engine.train import train
     from models.export import export_run
-    from models.train import train
 
     config = tiny_config(tmp_path / "ws", make_sentiment_csv(tmp_path / "s.csv"), backend="tensorflow")
     run = train(config)

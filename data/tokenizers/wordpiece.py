@@ -10,9 +10,9 @@ import numpy as np
 
 from data.errors import DataError
 from data.special_tokens import SPECIAL_TOKENS, UNK_TOKEN
-from data.tokenizer_base import Tokenizer
-from data.wordpiece_py import MAX_BYTES_PER_WORD, SUFFIX_INDICATOR, WordPieceEncoder
-from data.wordpiece_vocab import learn_vocabulary
+from data.tokenizers.base import Tokenizer
+from data.tokenizers.wordpiece_py import MAX_BYTES_PER_WORD, SUFFIX_INDICATOR, WordPieceEncoder
+from data.tokenizers.wordpiece_vocab import learn_vocabulary
 
 _CHUNK = 4096  # texts per tf call: large enough to amortize the call, small enough to bound memory
 
@@ -34,7 +34,7 @@ def count_words(texts: Iterable[str], *, lowercase: bool = True) -> Counter[str]
 
 
 class WordPieceTokenizer(Tokenizer):
-    """Lower-casing also strips accents (BERT "uncased"). ``data.wordpiece_py`` is the TF-free twin."""
+    """Lower-casing also strips accents (BERT "uncased"). ``data.tokenizers.wordpiece_py`` is the TF-free twin."""
 
     kind = "wordpiece"
 
@@ -45,7 +45,7 @@ class WordPieceTokenizer(Tokenizer):
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int, *, lowercase: bool = True) -> WordPieceTokenizer:
-        """Count words exactly as ``encode`` splits them, then learn pieces (``data.wordpiece_vocab``)."""
+        """Count words exactly as ``encode`` splits them, then learn pieces (``data.tokenizers.wordpiece_vocab``)."""
         texts = [t for t in texts if t]
         if not texts:
             raise DataError(
@@ -101,7 +101,7 @@ class WordPieceTokenizer(Tokenizer):
         return out
 
     def encode_python(self, text: str) -> list[int]:
-        """The pure-Python reference encoding (``data.wordpiece_py``); equal to ``encode``."""
+        """The pure-Python reference encoding (``data.tokenizers.wordpiece_py``); equal to ``encode``."""
         return self._reference.encode(text)
 
     def decode(self, ids: Iterable[int]) -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import keras
 import keras_hub
 
+from models.architecture.layers import PaddingMask, ZeroPadPositions
+from models.architecture.lstm import lstm_stack
+from models.architecture.transformer import LAYER_NORM_EPSILON, transformer_stack
 from models.config import ModelConfig
-from models.layers import PaddingMask, ZeroPadPositions
-from models.lstm import lstm_stack
-from models.transformer import LAYER_NORM_EPSILON, transformer_stack
 
 BACKBONE_NAME = "backbone"
 TOKEN_EMBEDDING_NAME = "token_embedding"
@@ -17,7 +17,7 @@ TOKEN_EMBEDDING_NAME = "token_embedding"
 def build_backbone(cfg: ModelConfig, *, causal: bool, bidirectional: bool) -> keras.Model:
     """Functional model named "backbone": int32 token_ids [batch, seq] -> hidden [batch, seq, hidden_dim].
 
-    `cfg` must be resolved (models.presets.resolve_model_config) and validated by the caller.
+    `cfg` must be resolved (models.architecture.presets.resolve_model_config) and validated by the caller.
     """
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     padding_mask = PaddingMask(name="padding_mask")(token_ids)

@@ -1,55 +1,19 @@
-"""Size presets per model kind, config resolution, and parameter / memory estimates shown before training."""
+"""Parameter count and training-memory estimates of a ModelConfig, shown before training."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from data.errors import DataError
+from models import tasks
+from models.architecture.builders import build_model
+from models.architecture.presets import resolve_model_config
 from models.config import ModelConfig
-
-# CPU-friendly sizes. Fields not listed (seq_len, dropout, vocab_size, ...) keep the config's values.
-PRESETS: dict[str, dict[str, dict[str, int]]] = {
-    "transformer": {
-        "tiny": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "intermediate_dim": 256},
-        "small": {"hidden_dim": 128, "num_layers": 4, "num_heads": 4, "intermediate_dim": 512},
-        "base": {"hidden_dim": 256, "num_layers": 6, "num_heads": 8, "intermediate_dim": 1024},
-    },
-    "lstm": {
-        "tiny": {"hidden_dim": 64, "num_layers": 1},
-        "small": {"hidden_dim": 128, "num_layers": 2},
-        "base": {"hidden_dim": 256, "num_layers": 2},
-    },
-}
-PRESET_NAMES: tuple[str, ...] = ("tiny", "small", "base")
-
-
-def resolve_model_config(cfg: ModelConfig, task: str | None = None) -> ModelConfig:
-    """Return a copy with the preset's sizes applied (unless preset is None) and `causal` resolved.
-
-    `causal` None becomes True for causal_lm and False otherwise; without a task it stays None.
-    """
-    if cfg.kind not in PRESETS:
-        raise DataError(
-            f"model.kind {cfg.kind!r} is not a model kind.", hint=f"Use one of: {', '.join(PRESETS)}."
-        )
-    updates: dict[str, Any] = {}
-    if cfg.preset is not None:
-        if cfg.preset not in PRESETS[cfg.kind]:
-            raise DataError(
-                f"model.preset {cfg.preset!r} is not a preset.",
-                hint=f"Use one of: {', '.join(PRESET_NAMES)}, or null to use the explicit sizes.",
-            )
-        updates.update(PRESETS[cfg.kind][cfg.preset])
-    if cfg.causal is None and task is not None:
-        updates["causal"] = task == "causal_lm"
-    return dataclasses.replace(cfg, **updates)
+from models.tasks.spec import HEAD_LANGUAGE_MODEL
 
 
 def count_params(cfg: ModelConfig, task: str) -> int:
     """Exact parameter count, by building the model (symbolic build only: cheap even for `base`)."""
-    from models.builders import build_model  # builders imports this module; import late to avoid a cycle
-
     return int(build_model(cfg, task).count_params())
 
 
@@ -83,7 +47,7 @@ def estimate_memory(
         per_layer = _LSTM_ACT_PER_HIDDEN * h
     activation_elements = tokens * (per_layer * resolved.num_layers + 4 * h)  # + embeddings, final norm
     activation_bytes = activation_elements * act_bytes
-    if task in ("causal_lm", "masked_lm"):
+    if tasks.get(task).head == HEAD_LANGUAGE_MODEL:
         # float32 logits, their softmax and gradient dominate for larger vocabularies.
         activation_bytes += 3 * tokens * resolved.vocab_size * 4
     param_bytes = params * 4

@@ -10,6 +10,7 @@ import numpy as np
 
 from data import special_tokens as special
 from data.errors import DataError
+from models import tasks
 from models.run_dir import RunDir
 
 PREDICT_ON_BATCH_MAX = 64  # texts per model call in classify
@@ -30,9 +31,9 @@ class LoadedRun:
 def load_run(run: RunDir) -> LoadedRun:
     """Load the final model (or, for an unfinished run, the last checkpoint) in Keras safe mode."""
     from data.tokenizers import load_tokenizer
-    from models.safe_load import load_keras_model
+    from models.engine.safe_load import load_keras_model
 
-    source = run.model_path if run.model_path.exists() else run.last_checkpoint
+    source = run.trained_model
     if not source.exists():
         raise DataError(
             f"run '{run.id}' has no trained model yet",
@@ -50,16 +51,25 @@ def load_run(run: RunDir) -> LoadedRun:
     )
 
 
+def require_interface(loaded: LoadedRun, interface: str) -> None:
+    """Refuse, naming the tasks that can, when the run's task does not ``interface`` (generate/classify/tag)."""
+    if tasks.get(loaded.task).interface == interface:
+        return
+    able = tasks.specs(lambda s: s.interface == interface)
+    raise DataError(
+        f"run '{loaded.run.id}' is a {loaded.task} run; to {interface} text pick a "
+        + " or ".join(f"{s.name} run ({s.label})" for s in able),
+        hint="choose another run, or train one of that task.",
+    )
+
+
 def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, float]]:
     """Label probabilities for each text, highest first."""
     import keras
 
     from data.pipelines import pack_for_classification
 
-    if loaded.task != "classifier":
-        raise DataError(
-            f"run '{loaded.run.id}' is a {loaded.task} run, not a classifier", hint="pick a classifier run."
-        )
+    require_interface(loaded, tasks.CLASSIFY)
     ids, _ = pack_for_classification(loaded.tokenizer, list(texts), loaded.seq_len)
     # predict() sets up a data adapter and step loop per call (~75 ms here); a playground-sized request is
     # one batch, which predict_on_batch runs directly (~3 ms; bench/inference.py measures both).
@@ -108,11 +118,7 @@ def generate_stream(
 
     from data.tokenizers import BOS, EOS, PAD
 
-    if loaded.task != "causal_lm":
-        raise DataError(
-            f"run '{loaded.run.id}' is a {loaded.task} run; text generation needs a causal language model run",
-            hint="pick a run trained with task 'causal_lm'.",
-        )
+    require_interface(loaded, tasks.GENERATE)
     sampler = make_sampler(temperature, top_k, top_p, seed)
     tokens = [BOS] + loaded.tokenizer.encode(prompt)
     prompt_len = len(tokens)
@@ -152,11 +158,7 @@ def tag(loaded: LoadedRun, text: str | list[str]) -> list[tuple[str, str]]:
     """
     from data.token_alignment import align_words
 
-    if loaded.task != "token_classifier":
-        raise DataError(
-            f"run '{loaded.run.id}' is a {loaded.task} run; tagging needs a token_classifier run",
-            hint="pick a run trained with task 'token_classifier' (e.g. fine-tuned on a .conll file).",
-        )
+    require_interface(loaded, tasks.TAG)
     words = text.split() if isinstance(text, str) else [str(w) for w in text]
     tagged: list[tuple[str, str]] = []
     start = 0

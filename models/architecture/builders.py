@@ -6,44 +6,41 @@ import keras
 import keras_hub
 
 # Importing these registers every custom layer/model (package "textlab"), so load_model works after
-# `import models.builders` without custom_objects.
-import models.layers  # noqa: F401
+# `import models.architecture.builders` without custom_objects.
+import models.architecture.layers  # noqa: F401
 from data.errors import DataError
-from models.backbone import BACKBONE_NAME, build_backbone
-from models.config import TASKS, ModelConfig
-from models.heads import TextlabTask
-from models.presets import resolve_model_config
-
-SEQUENCE_TASKS: tuple[str, ...] = ("classifier", "token_classifier")
+from models import tasks
+from models.architecture.backbone import BACKBONE_NAME, build_backbone
+from models.architecture.heads import TextlabTask
+from models.architecture.presets import resolve_model_config
+from models.config import ModelConfig
 
 
 def build_model(cfg: ModelConfig, task: str) -> keras.Model:
     """Build a fresh model named textlab_<kind>_<task>; logits are float32 under any dtype policy."""
+    spec = tasks.get(task)
     resolved = resolve_model_config(cfg, task)
-    _validate(resolved, task)
+    _validate(resolved, spec)
     backbone = build_backbone(
         resolved,
         causal=bool(resolved.causal),
         # causal=True means no position sees a later one, which rules out a bidirectional LSTM too.
-        bidirectional=resolved.bidirectional and task in SEQUENCE_TASKS and not resolved.causal,
+        bidirectional=resolved.bidirectional and spec.labelled and not resolved.causal,
     )
     return _task_model(backbone, resolved, task)
 
 
 def build_task_from_backbone(backbone: keras.Model, cfg: ModelConfig, task: str) -> keras.Model:
     """Put a fresh `task` head on an existing (e.g. pretrained) backbone; its weights are shared, not copied."""
+    spec = tasks.get(task)
     resolved = resolve_model_config(cfg, task)
-    if task not in TASKS:
-        raise DataError(f"task {task!r} is not a task.", hint=f"Use one of: {', '.join(TASKS)}.")
-    if task in SEQUENCE_TASKS and resolved.num_classes < 2:
+    _check_classes(resolved, spec)
+    if spec.causal and not is_causal_backbone(backbone):
+        others = ", ".join(tasks.names(lambda s: not s.causal))
         raise DataError(
-            f"model.num_classes must be at least 2 for {task}, got {resolved.num_classes}.",
-            hint="Label the data with at least two distinct classes.",
-        )
-    if task == "causal_lm" and not is_causal_backbone(backbone):
-        raise DataError(
-            "this backbone attends in both directions, so it cannot be trained as a causal language model.",
-            hint="Fine-tune it as masked_lm, classifier or token_classifier, or start from a causal_lm run.",
+            f"this backbone attends in both directions, so it cannot be trained as a {spec.name} model, "
+            "which must not see later tokens.",
+            hint=f"Fine-tune it as one of: {others}; or start from a run with a causal backbone.",
         )
     return _task_model(backbone, resolved, task)
 
@@ -75,38 +72,40 @@ def _task_model(backbone: keras.Model, cfg: ModelConfig, task: str) -> keras.Mod
     return TextlabTask(
         backbone,
         task,
-        num_classes=cfg.num_classes if task in SEQUENCE_TASKS else 0,
+        num_classes=cfg.num_classes if tasks.get(task).labelled else 0,
         tie_embeddings=cfg.tie_embeddings,
         dropout=cfg.dropout,
         name=f"textlab_{backbone_kind(backbone)}_{task}",
     )
 
 
-def _validate(cfg: ModelConfig, task: str) -> None:
+def _check_classes(cfg: ModelConfig, spec: tasks.TaskSpec) -> None:
+    if spec.labelled and cfg.num_classes < 2:
+        raise DataError(
+            f"model.num_classes must be at least 2 for {spec.name}, got {cfg.num_classes}.",
+            hint="Label the data with at least two distinct classes.",
+        )
+
+
+def _validate(cfg: ModelConfig, spec: tasks.TaskSpec) -> None:
     """Reject configs that cannot build, with the field named and what to do."""
 
     def fail(problem: str, hint: str) -> None:
         raise DataError(problem, hint=hint)
 
-    if task not in TASKS:
-        fail(f"task {task!r} is not a task.", f"Use one of: {', '.join(TASKS)}.")
     if cfg.vocab_size < 5:
         # The five special tokens (PAD, UNK, BOS/CLS, EOS/SEP, MASK) alone need ids 0..4.
         fail(f"model.vocab_size is {cfg.vocab_size}.", "Train the tokenizer first; it fills vocab_size in.")
-    if task in SEQUENCE_TASKS and cfg.num_classes < 2:
-        fail(
-            f"model.num_classes must be at least 2 for {task}, got {cfg.num_classes}.",
-            "Label the data with at least two distinct classes.",
-        )
+    _check_classes(cfg, spec)
     for field in ("seq_len", "hidden_dim", "num_layers"):
         if getattr(cfg, field) < 1:
             fail(f"model.{field} must be at least 1, got {getattr(cfg, field)}.", f"Set model.{field} >= 1.")
     if not 0.0 <= cfg.dropout < 1.0:
         fail(f"model.dropout must be in [0, 1), got {cfg.dropout}.", "Use e.g. 0.1.")
-    if task == "causal_lm" and cfg.causal is False:
+    if spec.causal and cfg.causal is False:
         fail(
-            "model.causal is false, but a causal language model must not see future tokens.",
-            "Set model.causal to true or null for causal_lm.",
+            f"model.causal is false, but a {spec.name} model must not see future tokens.",
+            f"Set model.causal to true or null for {spec.name}.",
         )
     if cfg.kind == "transformer":
         if cfg.num_heads < 1 or cfg.hidden_dim % cfg.num_heads:
@@ -119,7 +118,7 @@ def _validate(cfg: ModelConfig, task: str) -> None:
                 f"model.intermediate_dim must be at least 1, got {cfg.intermediate_dim}.",
                 "Use e.g. 4 * hidden_dim.",
             )
-    elif cfg.bidirectional and task in SEQUENCE_TASKS and cfg.hidden_dim % 2:
+    elif cfg.bidirectional and spec.labelled and cfg.hidden_dim % 2:
         fail(
             f"model.hidden_dim ({cfg.hidden_dim}) must be even for a bidirectional LSTM (half per direction).",
             "Use an even hidden_dim.",

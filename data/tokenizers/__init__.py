@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from data.char_tokenizer import CharTokenizer
+from data.config import TokenizerConfig
 from data.errors import DataError
 from data.special_tokens import (
     BOS,
@@ -23,9 +23,9 @@ from data.special_tokens import (
     UNK,
     UNK_TOKEN,
 )
-from data.tokenizer_base import CONFIG_FILE, VOCAB_FILE, Tokenizer, read_saved
-from data.wordpiece import WordPieceTokenizer
-from models.config import TokenizerConfig
+from data.tokenizers.base import CONFIG_FILE, VOCAB_FILE, Tokenizer, read_saved
+from data.tokenizers.char import CharTokenizer
+from data.tokenizers.wordpiece import WordPieceTokenizer
 
 __all__ = [
     "BOS",

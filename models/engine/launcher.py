@@ -31,20 +31,12 @@ def launch_resume(run: RunDir) -> RunDir:
 def _spawn(run: RunDir) -> subprocess.Popen:
     config = run.config()
     env = dict(os.environ, KERAS_BACKEND=config.backend, TF_CPP_MIN_LOG_LEVEL="2")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]  # the repository, so the child imports this checkout
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     log = open(run.log_path, "ab")  # noqa: SIM115  the child owns it
+    # The engine's own entry point: resume continues from the last checkpoint, or starts a run that has none.
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app",
-            "--workspace",
-            str(config.workspace),
-            "resume",
-            str(run.path),
-            "--quiet",
-        ],
+        [sys.executable, "-m", "models.engine", str(run.path), "--resume"],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

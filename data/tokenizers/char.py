@@ -8,7 +8,7 @@ from typing import Any
 
 from data.errors import DataError
 from data.special_tokens import NUM_SPECIAL_TOKENS, SPECIAL_TOKENS, UNK
-from data.tokenizer_base import Tokenizer
+from data.tokenizers.base import Tokenizer
 
 UNKNOWN_CHAR = "\ufffd"  # how decode shows [UNK], so users see that a character was unknown
 

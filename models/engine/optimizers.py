@@ -89,7 +89,7 @@ class BackboneScaledAdamW(keras.optimizers.AdamW):
 
 def backbone_layer_names(model: keras.Model) -> list[str]:
     """Names of the backbone's weight-owning layers: the path prefixes BackboneScaledAdamW scales."""
-    from models.builders import get_backbone
+    from models.architecture.builders import get_backbone
 
     return sorted({layer.name for layer in get_backbone(model).layers if layer.weights})
 

@@ -7,21 +7,15 @@ from typing import Any
 
 from data.errors import DataError
 from data.fileio import atomic_write_json
+from models import tasks
 from models.config import RunConfig
 from models.run_dir import RunDir
-
-SEQUENCE_TASKS = ("classifier", "token_classifier")
 
 
 def pretrained_run(config: RunConfig) -> RunDir | None:
     if not config.finetune.from_run:
         return None
     return RunDir.resolve(config.workspace, config.finetune.from_run)
-
-
-def parent_model_path(parent: RunDir) -> Any:
-    """The parent's final model (best weights), or its last checkpoint when it has not finished."""
-    return parent.model_path if parent.model_path.exists() else parent.last_checkpoint
 
 
 def keeps_parent_head(parent_task: str, task: str) -> bool:
@@ -32,7 +26,7 @@ def keeps_parent_head(parent_task: str, task: str) -> bool:
 def adopt_pretrained_architecture(config: RunConfig, run: RunDir) -> None:
     """A fine-tuned model must have its parent's backbone shape and tokenizer: copy them into the config,
     and record where the run comes from (status.json ``from_run``, ``lineage.json``)."""
-    from models.presets import resolve_model_config
+    from models.architecture.presets import resolve_model_config
 
     parent = pretrained_run(config)
     if parent is None:
@@ -66,7 +60,7 @@ def adopt_pretrained_architecture(config: RunConfig, run: RunDir) -> None:
                 "parent_task": parent_config.task,
                 "parent_step": int(status.get("step") or 0),
                 "parent_best": status.get("best"),
-                "parent_model": str(parent_model_path(parent).relative_to(parent.path)),
+                "parent_model": str(parent.trained_model.relative_to(parent.path)),
                 "head": "kept from parent" if keep_head else "new",
                 "freeze_backbone_epochs": config.finetune.freeze_backbone_epochs,
                 "backbone_lr_multiplier": config.finetune.backbone_lr_multiplier,
@@ -93,16 +87,16 @@ def pretrained_tokenizer(config: RunConfig) -> Any | None:
 
 def initial_model(config: RunConfig, run: RunDir) -> Any:
     """A new model for the run's task, on the parent's trained backbone when fine-tuning."""
-    from models.builders import build_model, build_task_from_backbone, get_backbone
-    from models.presets import resolve_model_config
+    from models.architecture.builders import build_model, build_task_from_backbone, get_backbone
+    from models.architecture.presets import resolve_model_config
 
     model_cfg = resolve_model_config(config.model, config.task)
     parent = pretrained_run(config)
     if parent is None:
         return build_model(model_cfg, config.task)
-    from models.safe_load import load_keras_model
+    from models.engine.safe_load import load_keras_model
 
-    parent_model = load_keras_model(parent_model_path(parent), compile=False)
+    parent_model = load_keras_model(parent.trained_model, compile=False)
     backbone = get_backbone(parent_model)
     # A parent saved during its own frozen epochs carries trainable=False; this run decides for itself.
     backbone.trainable = True
@@ -110,7 +104,7 @@ def initial_model(config: RunConfig, run: RunDir) -> Any:
     if rows != config.model.vocab_size:
         raise _vocab_mismatch(parent, config.model.vocab_size, rows)
     if keeps_parent_head(parent.config().task, config.task):
-        if config.task in SEQUENCE_TASKS and parent_model.num_classes != config.model.num_classes:
+        if tasks.get(config.task).labelled and parent_model.num_classes != config.model.num_classes:
             raise DataError(
                 f"run '{parent.id}' has a {parent_model.num_classes}-class head but this run has "
                 f"{config.model.num_classes} labels.",
@@ -123,12 +117,12 @@ def initial_model(config: RunConfig, run: RunDir) -> Any:
 def before_epoch(model: Any, config: RunConfig, epoch: int, total_steps: int) -> None:
     """Freeze the pretrained backbone for the first N epochs of fine-tuning, then train it too.
 
-    The freeze is a backbone learning rate of 0 in the run's BackboneScaledAdamW (see models.optimizers for
+    The freeze is a backbone learning rate of 0 in the run's BackboneScaledAdamW (see models.engine.optimizers for
     why not ``trainable=False``); it is set at every epoch start, so a resumed run gets it right as well."""
     freeze = config.finetune.freeze_backbone_epochs
     if not config.finetune.from_run or freeze <= 0:
         return
-    from models.optimizers import BackboneScaledAdamW
+    from models.engine.optimizers import BackboneScaledAdamW
 
     optimizer = model.optimizer
     if not isinstance(optimizer, BackboneScaledAdamW):

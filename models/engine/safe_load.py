@@ -13,7 +13,9 @@ def load_keras_model(path: str | Path, *, compile: bool) -> Any:
     DataError the CLI and the UI show as it is (Keras's own text tells users to turn safe mode off)."""
     import keras
 
-    import models.builders  # noqa: F401  registers our layers so our own files load in safe mode
+    # Registering our layers, models and optimizer (package "textlab") lets our own files load in safe mode.
+    import models.architecture.builders  # noqa: F401
+    import models.engine.optimizers  # noqa: F401
 
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=True)

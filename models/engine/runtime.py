@@ -7,9 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 
-from models.config import RunConfig
-
-BACKENDS = ("tensorflow", "jax", "torch")
+from models.config import BACKENDS, RunConfig
 
 # TensorFlow uses oneDNN matmuls only on some Intel CPUs unless asked; bench/throughput.py measured x1.3
 # tokens/s from it on this AMD CPU. TensorFlow reads the variable once, at import; a user's setting wins.

@@ -4,27 +4,49 @@ from __future__ import annotations
 
 import keras
 
-from models.backbone import BACKBONE_NAME, TOKEN_EMBEDDING_NAME
-from models.config import LM_TASKS, TASKS
-from models.layers import MaskedMeanPooling, PaddingMask
+from models import tasks
+from models.architecture.backbone import BACKBONE_NAME, TOKEN_EMBEDDING_NAME
+from models.architecture.layers import MaskedMeanPooling, PaddingMask
+from models.tasks.spec import HEAD_LANGUAGE_MODEL, HEAD_PER_TOKEN, HEAD_POOLED
 
 
-def _head(backbone: keras.Model, token_ids, hidden, task: str, num_classes: int, tie: bool, dropout: float):
-    """Hidden states -> float32 logits for `task` (float32 layers so mixed precision stays stable)."""
-    if task in LM_TASKS:
-        embedding = backbone.get_layer(TOKEN_EMBEDDING_NAME)
-        if tie:
-            logits = embedding(hidden, reverse=True)
-            # The reverse projection already runs in float32 (reverse_dtype); this fixes the symbolic dtype.
-            return keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
-        # No bias, so tied and untied heads differ by exactly vocab * hidden parameters.
-        return keras.layers.Dense(embedding.input_dim, use_bias=False, dtype="float32", name="logits")(hidden)
-    if task == "classifier":
-        padding_mask = PaddingMask(name="head_padding_mask")(token_ids)
-        # float32: a bfloat16 sum over up to seq_len positions loses too many digits.
-        hidden = MaskedMeanPooling(dtype="float32", name="pooling")(hidden, padding_mask)
+def language_model_head(
+    backbone: keras.Model, token_ids, hidden, num_classes: int, tie: bool, dropout: float
+):
+    """Hidden states -> float32 vocabulary logits at every position (tied to the token embedding or not)."""
+    embedding = backbone.get_layer(TOKEN_EMBEDDING_NAME)
+    if tie:
+        logits = embedding(hidden, reverse=True)
+        # The reverse projection already runs in float32 (reverse_dtype); this fixes the symbolic dtype.
+        return keras.layers.Activation("linear", dtype="float32", name="logits")(logits)
+    # No bias, so tied and untied heads differ by exactly vocab * hidden parameters.
+    return keras.layers.Dense(embedding.input_dim, use_bias=False, dtype="float32", name="logits")(hidden)
+
+
+def pooled_head(backbone: keras.Model, token_ids, hidden, num_classes: int, tie: bool, dropout: float):
+    """Masked mean over the real positions -> dropout -> float32 label logits [batch, num_classes]."""
+    padding_mask = PaddingMask(name="head_padding_mask")(token_ids)
+    # float32: a bfloat16 sum over up to seq_len positions loses too many digits.
+    pooled = MaskedMeanPooling(dtype="float32", name="pooling")(hidden, padding_mask)
+    return label_logits(pooled, num_classes, dropout)
+
+
+def per_token_head(backbone: keras.Model, token_ids, hidden, num_classes: int, tie: bool, dropout: float):
+    """Dropout -> float32 label logits at every position [batch, seq, num_classes]."""
+    return label_logits(hidden, num_classes, dropout)
+
+
+def label_logits(hidden, num_classes: int, dropout: float):
     hidden = keras.layers.Dropout(dropout, name="head_dropout")(hidden)
     return keras.layers.Dense(num_classes, dtype="float32", name="logits")(hidden)
+
+
+# TaskSpec.head -> the function that builds it (float32 layers, so mixed precision stays stable).
+HEADS = {
+    HEAD_LANGUAGE_MODEL: language_model_head,
+    HEAD_POOLED: pooled_head,
+    HEAD_PER_TOKEN: per_token_head,
+}
 
 
 @keras.saving.register_keras_serializable(package="textlab")
@@ -45,13 +67,12 @@ class TextlabTask(keras.Model):
         dropout: float = 0.0,
         **kwargs,
     ):
-        if task not in TASKS:
-            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        head = HEADS[tasks.get(task).head]
         if backbone.name != BACKBONE_NAME:
             raise ValueError(f"the backbone sub-model must be named {BACKBONE_NAME!r}, got {backbone.name!r}")
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         hidden = backbone(token_ids)
-        logits = _head(backbone, token_ids, hidden, task, num_classes, tie_embeddings, dropout)
+        logits = head(backbone, token_ids, hidden, num_classes, tie_embeddings, dropout)
         super().__init__(inputs=token_ids, outputs=logits, **kwargs)
         # Plain attributes set after functional init (setting them earlier breaks the torch backend).
         self.task = task

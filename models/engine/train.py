@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
-import shutil
 import time
 import traceback
 from typing import Any
 
 from data.errors import DataError
-from data.fileio import atomic_write_json, read_jsonl
+from data.fileio import atomic_copy, atomic_path, atomic_write_json, atomic_write_text, read_jsonl
+from models import tasks
 from models.config import RunConfig
-from models.run_dir import RunDir
-from models.runtime import (
+from models.engine.compile import compile_model
+from models.engine.evaluation import evaluate_run
+from models.engine.runtime import (
     apply_precision,
     distribution_scope,
+    honour_virtual_cpus,
     resolve_precision,
     select_backend,
     tune_malloc,
 )
+from models.engine.safe_load import load_keras_model
+from models.run_dir import RunDir
 
 
 def train(config: RunConfig, *, verbose: bool = False) -> RunDir:
@@ -37,6 +42,8 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
     """Train the run in ``run`` in this process; status.json always ends in completed/stopped/failed."""
     config = run.config()
     select_backend(config.backend)
+    if config.distribution != "none":
+        honour_virtual_cpus()
     tune_malloc()
     if resume:  # a process killed mid-write leaves its temp files; the checkpoints themselves are whole
         run.remove_stale_temp_files()
@@ -62,13 +69,8 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
 def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None:
     import keras
 
-    import models.builders  # noqa: F401  registers our layers so checkpoints load in safe mode
-    import models.optimizers  # noqa: F401  registers BackboneScaledAdamW for fine-tune checkpoints
-    from models import lineage
-    from models.callbacks import EngineMonitor, ProgressBar
-    from models.evaluation import evaluate_run
-    from models.safe_load import load_keras_model
-    from models.tasks import prepare
+    from models.engine import lineage
+    from models.engine.callbacks import EngineMonitor, ProgressBar
 
     keras.utils.set_random_seed(config.train.seed)
     policy = resolve_precision(config.precision)
@@ -76,7 +78,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
 
     lineage.adopt_pretrained_architecture(config, run)
     base_tokenizer = lineage.pretrained_tokenizer(config)
-    prepared = prepare(config, run, base_tokenizer)
+    prepared = tasks.prepare(config, run, base_tokenizer)
     _record_data(run, config, prepared)
 
     t = config.train
@@ -204,62 +206,16 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             return
 
         run.write_status(message="evaluating", step=step)
-        final = run.best_checkpoint if run.best_checkpoint.exists() else run.last_checkpoint
-        _copy_atomic(final, run.model_path)
+        final = run.best_checkpoint if run.best_checkpoint.exists() else run.last_checkpoint  # best weights
+        atomic_copy(final, run.model_path)
         report = evaluate_run(run, load_keras_model(run.model_path, compile=True), prepared)
-        run.write_status(state="completed", message="done", step=step, pid=None, headline=_headline(report))
-
-
-def compile_model(model: Any, config: RunConfig, total_steps: int) -> None:
-    """AdamW with linear warmup + cosine decay and global-norm clipping; float32 logits, sparse CE loss."""
-    import keras
-
-    t = config.train
-    warmup = int(total_steps * t.warmup_ratio)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=t.learning_rate * (0.0 if warmup else 1.0),
-        warmup_target=t.learning_rate if warmup else None,
-        warmup_steps=warmup,
-        decay_steps=max(1, total_steps - warmup),
-        alpha=t.min_lr_ratio,
-    )
-    from models.optimizers import make_optimizer
-
-    recompile(model, config, make_optimizer(model, config, schedule))
-    # Build slots for every variable now, so freezing and unfreezing the backbone later keeps one optimizer.
-    model.optimizer.build(model.trainable_variables)
-
-
-def recompile(model: Any, config: RunConfig, optimizer: Any = None) -> None:
-    """(Re)compile with the run's loss and metrics; after a trainable change, reuse the optimizer and its state."""
-    import keras
-
-    t = config.train
-    accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    # Masked LM: only masked positions weigh; token classifier: only each word's first sub-token. The loss
-    # and metrics then average over those positions, not over every position of the batch.
-    weighted = config.task in ("masked_lm", "token_classifier")
-    model.compile(
-        optimizer=optimizer or model.optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight" if weighted else "sum_over_batch_size"
-        ),
-        metrics=None if weighted else accuracy,
-        weighted_metrics=accuracy if weighted else None,
-        jit_compile=t.jit_compile,
-        steps_per_execution=t.steps_per_execution,
-    )
+        run.write_status(state="completed", message="done", step=step, pid=None, headline=report["headline"])
 
 
 def save_checkpoint(model: Any, run: RunDir, state: dict[str, Any] | None, path: Any = None) -> None:
-    """Write the model (with optimizer state) to a temp file, then rename: a kill never leaves half a checkpoint."""
-    path = path or run.last_checkpoint
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{os.getpid()}-{path.name}"
-    model.save(tmp)
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write the model (with optimizer state) through a temp file: a kill never leaves half a checkpoint."""
+    with atomic_path(path or run.last_checkpoint) as tmp:
+        model.save(tmp)
     if state is not None:
         atomic_write_json(run.checkpoint_state_path, state)
 
@@ -276,24 +232,9 @@ def _record_data(run: RunDir, config: RunConfig, prepared: Any) -> None:
 
 def _truncate_metrics(run: RunDir, step: int) -> None:
     """Drop metric lines past the restored checkpoint: that training was lost with the process."""
-    import json
-
-    from data.fileio import atomic_write_text
-
     kept = [r for r in read_jsonl(run.metrics_path) if int(r.get("step", 0)) <= step]
     atomic_write_text(run.metrics_path, "".join(json.dumps(r) + "\n" for r in kept))
 
 
-def _copy_atomic(src: Any, dst: Any) -> None:
-    tmp = dst.parent / f".tmp-{os.getpid()}-{dst.name}"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
 def _last(values: list[float] | None) -> float | None:
     return float(values[-1]) if values else None
-
-
-def _headline(report: dict[str, Any]) -> dict[str, Any]:
-    keys = ("accuracy", "macro_f1", "perplexity", "loss", "entity_f1")
-    return {k: report[k] for k in keys if k in report}

@@ -15,8 +15,8 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from data.wordpiece_py import MAX_BYTES_PER_WORD
-from data.wordpiece_py import SUFFIX_INDICATOR as SUFFIX
+from data.tokenizers.wordpiece_py import MAX_BYTES_PER_WORD
+from data.tokenizers.wordpiece_py import SUFFIX_INDICATOR as SUFFIX
 
 MAX_UNIQUE_CHARS = 1000  # tf-text's learner default: rare symbols must not crowd out real pieces
 MAX_WORDS = 200_000  # merges learn from the most frequent words; rarer ones only add characters

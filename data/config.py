@@ -1,0 +1,36 @@
+"""The data layer's own config pieces: where the examples come from and which tokenizer to learn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+TokenizerKind = Literal["char", "wordpiece"]
+TextMode = Literal["lines", "corpus"]  # plain-text files: one document per line, or one corpus
+
+TOKENIZER_KINDS: tuple[str, ...] = get_args(TokenizerKind)
+TEXT_MODES: tuple[str, ...] = get_args(TextMode)
+
+
+@dataclass
+class DataConfig:
+    """Where the examples come from and how to split them."""
+
+    path: str = ""
+    text_column: str | None = None  # None: detect
+    label_column: str | None = None  # None: detect (classification only)
+    text_mode: TextMode = "corpus"  # plain-text files: one doc per line, or one corpus
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 1337
+    max_rows: int | None = None
+
+
+@dataclass
+class TokenizerConfig:
+    """Which tokenizer to train on the run's training split."""
+
+    kind: TokenizerKind = "char"
+    vocab_size: int = 4000  # WordPiece target size; char vocab is what the data holds
+    lowercase: bool = True  # WordPiece only
+    min_frequency: int = 1  # characters rarer than this map to [UNK]

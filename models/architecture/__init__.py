@@ -1,0 +1,1 @@
+"""Architecture: ModelConfig -> keras.Model (backbones, layers, task heads, size presets and estimates)."""

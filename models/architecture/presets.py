@@ -1,0 +1,47 @@
+"""Size presets per model kind and ModelConfig resolution (preset sizes applied, attention direction set)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from data.errors import DataError
+from models import tasks
+from models.config import ModelConfig
+
+# CPU-friendly sizes. Fields not listed (seq_len, dropout, vocab_size, ...) keep the config's values.
+PRESETS: dict[str, dict[str, dict[str, int]]] = {
+    "transformer": {
+        "tiny": {"hidden_dim": 64, "num_layers": 2, "num_heads": 4, "intermediate_dim": 256},
+        "small": {"hidden_dim": 128, "num_layers": 4, "num_heads": 4, "intermediate_dim": 512},
+        "base": {"hidden_dim": 256, "num_layers": 6, "num_heads": 8, "intermediate_dim": 1024},
+    },
+    "lstm": {
+        "tiny": {"hidden_dim": 64, "num_layers": 1},
+        "small": {"hidden_dim": 128, "num_layers": 2},
+        "base": {"hidden_dim": 256, "num_layers": 2},
+    },
+}
+PRESET_NAMES: tuple[str, ...] = ("tiny", "small", "base")
+
+
+def resolve_model_config(cfg: ModelConfig, task: str | None = None) -> ModelConfig:
+    """Return a copy with the preset's sizes applied (unless preset is None) and `causal` resolved.
+
+    `causal` None becomes what the task needs (TaskSpec.causal); without a task it stays None.
+    """
+    if cfg.kind not in PRESETS:
+        raise DataError(
+            f"model.kind {cfg.kind!r} is not a model kind.", hint=f"Use one of: {', '.join(PRESETS)}."
+        )
+    updates: dict[str, Any] = {}
+    if cfg.preset is not None:
+        if cfg.preset not in PRESETS[cfg.kind]:
+            raise DataError(
+                f"model.preset {cfg.preset!r} is not a preset.",
+                hint=f"Use one of: {', '.join(PRESET_NAMES)}, or null to use the explicit sizes.",
+            )
+        updates.update(PRESETS[cfg.kind][cfg.preset])
+    if cfg.causal is None and task is not None:
+        updates["causal"] = tasks.get(task).causal
+    return dataclasses.replace(cfg, **updates)

@@ -1,0 +1,49 @@
+"""Compile a run's model: AdamW with warmup + cosine decay, the task's loss and accuracy metric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models import tasks
+from models.config import RunConfig
+
+
+def compile_model(model: Any, config: RunConfig, total_steps: int) -> None:
+    """AdamW with linear warmup + cosine decay and global-norm clipping; float32 logits, sparse CE loss."""
+    import keras
+
+    from models.engine.optimizers import make_optimizer
+
+    t = config.train
+    warmup = int(total_steps * t.warmup_ratio)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=t.learning_rate * (0.0 if warmup else 1.0),
+        warmup_target=t.learning_rate if warmup else None,
+        warmup_steps=warmup,
+        decay_steps=max(1, total_steps - warmup),
+        alpha=t.min_lr_ratio,
+    )
+    recompile(model, config, make_optimizer(model, config, schedule))
+    # Build slots for every variable now, so freezing and unfreezing the backbone later keeps one optimizer.
+    model.optimizer.build(model.trainable_variables)
+
+
+def recompile(model: Any, config: RunConfig, optimizer: Any = None) -> None:
+    """(Re)compile with the run's loss and metrics; after a trainable change, reuse the optimizer and its state."""
+    import keras
+
+    t = config.train
+    accuracy = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    # Tasks with a weighted loss (masked positions, each word's first sub-token) average the loss and the
+    # metrics over those positions, not over every position of the batch.
+    weighted = tasks.get(config.task).weighted_loss
+    model.compile(
+        optimizer=optimizer or model.optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight" if weighted else "sum_over_batch_size"
+        ),
+        metrics=None if weighted else accuracy,
+        weighted_metrics=accuracy if weighted else None,
+        jit_compile=t.jit_compile,
+        steps_per_execution=t.steps_per_execution,
+    )

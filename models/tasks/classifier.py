@@ -1,0 +1,135 @@
+"""Text classification: one label per text, from a labelled table (CSV, TSV, JSONL, Parquet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from data.loaders import load_dataset
+from data.splits import split_frame
+from data.stats import describe
+from models.config import RunConfig
+from models.run_dir import RunDir
+from models.tasks.preparation import checked_labels, held_out_set, prepared, tokenizer_for
+from models.tasks.spec import CLASSIFY, HEAD_POOLED, PreparedData, TaskSpec
+
+
+def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedData:
+    """Stratified splits, a tokenizer learnt on the training texts, ``[BOS] + text`` rows cut to seq_len."""
+    # TensorFlow loads when data is prepared, not when the task registry is read.
+    from data.pipelines import classification_dataset, pack_for_classification
+
+    d, t, m = config.data, config.train, config.model
+    loaded = load_dataset(
+        d.path, text_column=d.text_column, label_column=d.label_column, need_labels=True, max_rows=d.max_rows
+    )
+    splits = split_frame(loaded.frame, d.val_fraction, d.test_fraction, seed=d.seed, stratify=True)
+    labels = checked_labels(config, run, loaded.frame["label"].unique().tolist(), loaded.source)
+    tokenizer = tokenizer_for(config, run, splits.train["text"].tolist(), tokenizer)
+    label_index = {label: i for i, label in enumerate(labels)}
+
+    def encode(frame: Any) -> tuple[np.ndarray, np.ndarray, int]:
+        ids, truncated = pack_for_classification(tokenizer, frame["text"].tolist(), m.seq_len)
+        y = np.asarray([label_index[label] for label in frame["label"]], dtype=np.int32)
+        return ids, y, truncated
+
+    (tr_x, tr_y, tr_cut), (va_x, va_y, va_cut), (te_x, te_y, te_cut) = (
+        encode(s) for s in (splits.train, splits.val, splits.test)
+    )
+
+    def train_factory(epoch: int) -> Any:
+        return classification_dataset(tr_x, tr_y, t.batch_size, shuffle=True, seed=t.seed, epoch=epoch)
+
+    def eval_set(x: np.ndarray, y: np.ndarray) -> Any | None:
+        return held_out_set(
+            len(x), lambda: classification_dataset(x, y, t.batch_size, shuffle=False, seed=t.seed)
+        )
+
+    truncated = tr_cut + va_cut + te_cut
+    warnings = list(loaded.warnings) + list(splits.warnings)
+    if truncated:
+        warnings.append(
+            f"{truncated} of {len(loaded.frame)} texts were longer than the model's sequence length "
+            f"({m.seq_len} tokens) and were truncated; raise seq_len to keep more of each text."
+        )
+    report = {
+        "stats": describe(loaded),
+        "warnings": warnings,
+        "rows": {"train": len(tr_x), "val": len(va_x), "test": len(te_x)},
+        "truncated": truncated,
+        "labels": labels,
+        "vocab_size": tokenizer.vocab_size,
+    }
+    test_x, test_y = (te_x, te_y) if len(te_x) else (va_x, va_y)
+    return prepared(
+        config,
+        train_factory,
+        tokenizer,
+        val=eval_set(va_x, va_y),
+        test=eval_set(test_x, test_y),
+        labels=labels,
+        test_arrays=(test_x, test_y),
+        report=report,
+    )
+
+
+def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:
+    x, y = data.test_arrays
+    logits = model.predict(x, batch_size=128, verbose=0)
+    predictions = np.argmax(logits, axis=-1)
+    return {**classification_metrics(y, predictions, data.labels), "split": "test"}
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/F1/support, macro and weighted F1, confusion matrix (rows = true)."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    k = len(labels)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    true_pos = np.diag(confusion).astype(float)
+    predicted = confusion.sum(axis=0).astype(float)
+    support = confusion.sum(axis=1).astype(float)
+    precision = np.divide(true_pos, predicted, out=np.zeros(k), where=predicted > 0)
+    recall = np.divide(true_pos, support, out=np.zeros(k), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
+    present = support > 0
+    total = max(1, len(y_true))
+    return {
+        "accuracy": float(true_pos.sum() / total),
+        "macro_precision": float(precision[present].mean()) if present.any() else 0.0,
+        "macro_recall": float(recall[present].mean()) if present.any() else 0.0,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "weighted_f1": float((f1 * support).sum() / total),
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "f1": float(f1[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+        "labels": list(labels),
+        "confusion_matrix": confusion.tolist(),
+        "examples": int(len(y_true)),
+    }
+
+
+SPEC = TaskSpec(
+    name="classifier",
+    label="Classifier",
+    summary="one label per text, from a labelled table",
+    prepare=prepare,
+    evaluate=evaluate,
+    head=HEAD_POOLED,
+    headline=("macro_f1", "accuracy"),
+    order=10,
+    default=True,
+    labelled=True,
+    finetune_label="Fine-tune a classifier from a run",
+    interface=CLASSIFY,
+    exportable=True,
+)

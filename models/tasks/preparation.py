@@ -1,0 +1,127 @@
+"""Data preparation shared by the task specs: tokenizer reuse, LM text splits, label sets, PreparedData."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from data.conll import ConllDataset, is_conll_path, load_conll
+from data.errors import DataError
+from data.loaders import load_dataset
+from data.splits import split_corpus, split_frame
+from data.stats import describe
+from data.tokenizers import load_tokenizer, train_tokenizer
+from models.config import RunConfig
+from models.run_dir import RunDir
+from models.tasks.spec import PreparedData
+
+
+def tokenizer_for(config: RunConfig, run: RunDir, texts: list[str], given: Any | None) -> Any:
+    """The given tokenizer, the run's saved one (on resume) or a new one trained on the training texts."""
+    # Both files: a kill between the two writes of a first start leaves a tokenizer to retrain, not to load.
+    saved = all((run.tokenizer_dir / name).exists() for name in ("vocab.txt", "tokenizer.json"))
+    if saved:  # resume, evaluate, export: the run's own tokenizer, never rewritten
+        return load_tokenizer(run.tokenizer_dir)
+    tokenizer = given if given is not None else train_tokenizer(config.tokenizer, texts)
+    tokenizer.save(run.tokenizer_dir)
+    return tokenizer
+
+
+def lm_texts(config: RunConfig) -> tuple[Any, list[list[str]]]:
+    """The LM source (a LoadedDataset or ConllDataset) and its [train, val, test] texts.
+
+    One document (a corpus) is cut by characters; several are split by rows. A CoNLL file's sentences
+    are documents too, so a tagger's corpus can be pretrained on.
+    """
+    d = config.data
+    if is_conll_path(d.path):
+        loaded: Any = load_conll(d.path, max_sentences=d.max_rows)
+        texts = [" ".join(words) for words in loaded.sentences]
+    else:
+        loaded = load_dataset(d.path, text_column=d.text_column, text_mode=d.text_mode, max_rows=d.max_rows)
+        texts = loaded.frame["text"].tolist()
+    if len(texts) == 1:
+        parts = split_corpus(texts[0], d.val_fraction, d.test_fraction)
+        return loaded, [[parts.train], [parts.val], [parts.test]]
+    frame = pd.DataFrame({"text": texts}) if isinstance(loaded, ConllDataset) else loaded.frame
+    splits = split_frame(frame, d.val_fraction, d.test_fraction, seed=d.seed, stratify=False)
+    return loaded, [s["text"].tolist() for s in (splits.train, splits.val, splits.test)]
+
+
+def lm_report(loaded: Any, tokenizer: Any, **counts: Any) -> dict[str, Any]:
+    stats = describe(loaded) if not isinstance(loaded, ConllDataset) else {"sentences": len(loaded.sentences)}
+    return {"stats": stats, "warnings": loaded.warnings, **counts, "vocab_size": tokenizer.vocab_size}
+
+
+def pack_stream(stream: np.ndarray, seq_len: int) -> np.ndarray:
+    """A flat token stream -> ``[N, seq_len]`` rows of ``[BOS] + seq_len - 1`` tokens; the last row is padded."""
+    # TensorFlow loads when data is prepared, not when the task registry is read.
+    from data.pipelines import pack_token_lists
+
+    body = seq_len - 1
+    pieces = [stream[i : i + body].tolist() for i in range(0, len(stream), body)]
+    return pack_token_lists(pieces, seq_len)[0] if pieces else np.zeros((0, seq_len), dtype=np.int32)
+
+
+def held_out_set(examples: int, build: Callable[[], Any]) -> Any | None:
+    """``build()`` when the split has examples; None for an empty split (nothing to validate or test on)."""
+    return build() if examples > 0 else None
+
+
+def prepared(
+    config: RunConfig, train_factory: Callable[[int], Any], tokenizer: Any, **fields: Any
+) -> PreparedData:
+    """PreparedData with the fields every task computes the same way (batches per pass, tokens per batch)."""
+    return PreparedData(
+        train_factory=train_factory,
+        batches_per_pass=count_batches(train_factory(0)),
+        tokens_per_batch=config.train.batch_size * config.model.seq_len,
+        tokenizer=tokenizer,
+        **fields,
+    )
+
+
+def checked_labels(
+    config: RunConfig, run: RunDir, found: list[str], source: str, *, ordered: bool = False
+) -> list[str]:
+    """The run's label list: the recorded one if any (then every label in the data must be in it), else the
+    data's labels (sorted, or in the given order when ``ordered``).
+
+    A recorded list exists on resume (label ids stay stable) and for a fine-tune that keeps its parent's head
+    (it starts with the parent's labels.json)."""
+    fixed = run.labels() or None
+    if fixed is None:
+        return list(found) if ordered else sorted(found)
+    extra = sorted(set(found) - set(fixed))
+    if extra:
+        origin = (
+            f"run '{config.finetune.from_run}' (fine-tuning keeps its head and label ids)"
+            if config.finetune.from_run
+            else "this run's labels.json"
+        )
+        raise DataError(
+            f"has label(s) {', '.join(map(repr, extra[:10]))} that {origin} does not know; its labels are "
+            f"{', '.join(map(repr, fixed[:20]))}.",
+            file=source,
+            hint="use the same label names as the run you start from, or fine-tune from a language-model run "
+            "to get a fresh head for a new label set.",
+        )
+    return fixed
+
+
+def count_batches(dataset: Any) -> int:
+    n = int(dataset.cardinality())
+    if n >= 0:
+        return n
+    return sum(1 for _ in dataset)
+
+
+def too_small(source: str, split: str, tokens: int, seq_len: int, batch: int) -> DataError:
+    return DataError(
+        f"the {split} split has only {tokens} tokens, fewer than one batch of {batch} x {seq_len} tokens",
+        file=source,
+        hint="use more text, a shorter sequence length, a smaller batch, or a larger validation fraction.",
+    )

@@ -1,0 +1,70 @@
+"""TaskSpec: everything that differs between tasks, in one typed record per task module."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# What a trained run of a task does for a user (Playground, CLI, on-device signatures).
+GENERATE = "generate"  # continue a prompt
+CLASSIFY = "classify"  # label probabilities per text
+TAG = "tag"  # a tag per word
+
+# Which head models.architecture.heads puts on the backbone.
+HEAD_LANGUAGE_MODEL = "language_model"  # logits over the vocabulary at every position (tied or untied)
+HEAD_POOLED = "pooled"  # masked mean over positions -> logits over the labels
+HEAD_PER_TOKEN = "per_token"  # logits over the labels at every position
+
+
+@dataclass
+class PreparedData:
+    """What the engine needs to fit and evaluate one run."""
+
+    train_factory: Callable[[int], Any]  # epoch -> tf.data.Dataset of one shuffled pass
+    val: Any | None
+    test: Any | None
+    batches_per_pass: int
+    tokens_per_batch: int
+    tokenizer: Any
+    labels: list[str] | None = None
+    # classify: (ids, label ids); tag: (ids, tag ids, weights) for the report
+    test_arrays: tuple[np.ndarray, ...] | None = None
+    test_tags: list[list[str]] | None = None  # tag: gold word tags of the test sentences
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+Preparer = Callable[[Any, Any, Any], PreparedData]  # (RunConfig, RunDir, tokenizer or None)
+Evaluator = Callable[[Any, PreparedData, Any], dict[str, Any]]  # (model, prepared, RunDir) -> report
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task: how its data is prepared, its head and loss, its evaluator, and what it can do."""
+
+    name: str  # the value of RunConfig.task and config.json "task"
+    label: str  # the Train tab's choice
+    summary: str  # one line for `--help` and docs
+    prepare: Preparer
+    evaluate: Evaluator
+    head: str  # HEAD_*
+    headline: tuple[str, ...]  # eval.json keys shown as the run's result, most telling first
+    order: int = 100  # position in the CLI choices and the Train tab
+    default: bool = False  # the task of a config that names none
+    causal: bool = False  # the backbone must not see later tokens
+    labelled: bool = False  # a label per example or per word; num_classes comes from the data
+    weighted_loss: bool = False  # loss and accuracy averaged over the sample-weighted positions only
+    pretrains: bool = False  # a finished run's backbone can be fine-tuned by a fine-tunable task
+    finetune_label: str | None = None  # the Train tab's choice to start this task from a pretrained run
+    interface: str | None = None  # GENERATE / CLASSIFY / TAG, or None: nothing to play with or export
+    exportable: bool = False  # models.export writes a TFLite bundle for its runs
+
+    @property
+    def fine_tunable(self) -> bool:
+        return self.finetune_label is not None
+
+    @property
+    def playable(self) -> bool:
+        return self.interface is not None
