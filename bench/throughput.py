@@ -19,8 +19,8 @@ from typing import Any
 
 from bench.common import Worker, close_all, median, shakespeare_slice, start_workers, thread_env
 from bench.lm_configs import WORKLOADS, lm_config
+from models.config import BACKENDS
 
-BACKENDS = ("tensorflow", "jax", "torch")
 # The engine's CPU defaults (models/engine/runtime.py): oneDNN kernels for TensorFlow, glibc malloc tuning in-process.
 # The "before" arms switch them off the way a user would; the reference gets the same malloc setting as the
 # arms it is compared with, since it is a process setting.

@@ -120,13 +120,7 @@ def load_dataset(
         )
     frame = pd.DataFrame({"text": texts})
     if label_col is not None:
-        if label_col in raw.nested:
-            raise DataError(
-                f"holds nested values ({raw.nested[label_col]}), not labels.",
-                file=name,
-                column=label_col,
-                hint="Pass a column with one plain label per row with --label-column.",
-            )
+        _refuse_nested(raw, label_col, name, "labels", "one plain label per row with --label-column")
         frame["label"] = raw.frame[label_col].map(_label_to_str).astype(object)
     dropped = int(empty.sum())
     if dropped:
@@ -218,14 +212,19 @@ def check_file_size(path: str | os.PathLike, name: str | None = None) -> None:
         )
 
 
-def _text_values(raw: RawTable, column: str, name: str) -> pd.Series:
+def _refuse_nested(raw: RawTable, column: str, name: str, wanted: str, instead: str) -> None:
+    """A column of lists or objects (JSONL, Parquet) is not text or labels: say which and what to pass."""
     if column in raw.nested:
         raise DataError(
-            f"holds nested values ({raw.nested[column]}), not plain text.",
+            f"holds nested values ({raw.nested[column]}), not {wanted}.",
             file=name,
             column=column,
-            hint="Pass a column of plain strings with --text-column, or flatten the data first.",
+            hint=f"Pass a column with {instead}, or flatten the data first.",
         )
+
+
+def _text_values(raw: RawTable, column: str, name: str) -> pd.Series:
+    _refuse_nested(raw, column, name, "plain text", "plain strings with --text-column")
     values = raw.frame[column]
     return values.map(lambda v: "" if _missing(v) else str(v)).astype(object)
 

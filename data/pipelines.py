@@ -1,7 +1,7 @@
 """tf.data pipelines from numpy token ids for causal LM, masked LM and classification (tf ops only).
 
-Every builder returns ONE epoch, fully determined by ``(seed, epoch)``: rows are permuted in numpy with
-``np.random.default_rng(seed + epoch)`` before ``from_tensor_slices``, so the order does not depend on TF's
+Every builder returns ONE epoch, fully determined by its ``EpochOrder(seed, epoch)``: rows are permuted in numpy
+with ``np.random.default_rng(seed + epoch)`` before ``from_tensor_slices``, so the order does not depend on TF's
 global seed, and ``skip_batches`` resumes mid-epoch by slicing the permuted arrays. Build a new dataset for
 each epoch. Inputs are in-memory numpy arrays, so ``cache()`` would only copy them: it is not used; the
 masked-LM map must stay un-cached anyway so each epoch draws new masks. Map functions use ``tf`` ops only,
@@ -11,6 +11,7 @@ so the same datasets feed the TensorFlow, JAX and PyTorch backends.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -76,8 +77,41 @@ def pack_for_classification(
     return pack_token_lists(tokenizer.encode_batch(list(texts)), seq_len)
 
 
-def _order(n: int, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
-    return np.random.default_rng(seed + epoch).permutation(n) if shuffle else np.arange(n)
+@dataclass(frozen=True)
+class EpochOrder:
+    """Which pass over the rows a dataset yields: permuted by ``(seed, epoch)`` or in order, from batch
+    ``skip_batches`` on (a mid-epoch resume)."""
+
+    shuffle: bool = True
+    seed: int = 1337
+    epoch: int = 0
+    skip_batches: int = 0
+
+    def rows(self, n: int, batch_size: int) -> np.ndarray:
+        """The row indices of this pass, the skipped batches left out."""
+        order = np.random.default_rng(self.seed + self.epoch).permutation(n) if self.shuffle else np.arange(n)
+        return order[self.skip_batches * batch_size :]
+
+
+SHUFFLED = EpochOrder()
+IN_ORDER = EpochOrder(shuffle=False)
+
+
+def epoch_batches(
+    rows: np.ndarray | tuple[np.ndarray, ...],
+    batch_size: int,
+    order: EpochOrder,
+    drop_remainder: bool,
+    what: str,
+) -> tf.data.Dataset:
+    """One pass over ``rows`` (an array, or a tuple of arrays with one row each per example) in ``order``,
+    batched; ``what`` names the data in the error when it does not fill one batch."""
+    parts = rows if isinstance(rows, tuple) else (rows,)
+    _check_batches(len(parts[0]), batch_size, drop_remainder, what)
+    picked = order.rows(len(parts[0]), batch_size)
+    sliced = tuple(part[picked] for part in parts)
+    dataset = tf.data.Dataset.from_tensor_slices(sliced if isinstance(rows, tuple) else sliced[0])
+    return dataset.batch(batch_size, drop_remainder=drop_remainder)
 
 
 def _finish(dataset: tf.data.Dataset) -> tf.data.Dataset:
@@ -96,11 +130,7 @@ def causal_lm_dataset(
     token_stream: np.ndarray,
     seq_len: int,
     batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 1337,
-    epoch: int = 0,
-    skip_batches: int = 0,
+    order: EpochOrder = SHUFFLED,
     drop_remainder: bool = True,
 ) -> tf.data.Dataset:
     """``(x, y)`` int32 batches of shape ``[batch, seq_len]`` where ``y`` is ``x`` shifted by one token."""
@@ -112,14 +142,12 @@ def causal_lm_dataset(
             hint="Use more text or a shorter sequence length.",
         )
     offset, count = 0, None
-    if shuffle:
+    if order.shuffle:
         room = min(seq_len - 1, len(stream) - seq_len - 1)  # largest offset that still leaves one window
-        offset = int(np.random.default_rng([seed, epoch]).integers(0, room + 1))
+        offset = int(np.random.default_rng([order.seed, order.epoch]).integers(0, room + 1))
         count = (len(stream) - 1 - room) // seq_len  # fits at every offset in [0, room]
     windows = lm_windows(stream, seq_len, offset=offset, count=count)
-    _check_batches(len(windows), batch_size, drop_remainder, "causal LM")
-    windows = windows[_order(len(windows), shuffle, seed, epoch)][skip_batches * batch_size :]
-    dataset = tf.data.Dataset.from_tensor_slices(windows).batch(batch_size, drop_remainder=drop_remainder)
+    dataset = epoch_batches(windows, batch_size, order, drop_remainder, "causal LM")
     return _finish(dataset.map(lambda w: (w[:, :-1], w[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE))
 
 
@@ -127,11 +155,7 @@ def classification_dataset(
     ids: np.ndarray,
     labels: np.ndarray,
     batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 1337,
-    epoch: int = 0,
-    skip_batches: int = 0,
+    order: EpochOrder = SHUFFLED,
     drop_remainder: bool = False,
 ) -> tf.data.Dataset:
     """``(x[batch, seq_len], y[batch])`` int32 batches."""
@@ -139,10 +163,7 @@ def classification_dataset(
     labels = np.asarray(labels, dtype=np.int32).reshape(-1)
     if len(ids) != len(labels):
         raise ValueError(f"{len(ids)} id rows but {len(labels)} labels")
-    _check_batches(len(ids), batch_size, drop_remainder, "classification")
-    order = _order(len(ids), shuffle, seed, epoch)[skip_batches * batch_size :]
-    dataset = tf.data.Dataset.from_tensor_slices((ids[order], labels[order]))
-    return _finish(dataset.batch(batch_size, drop_remainder=drop_remainder))
+    return _finish(epoch_batches((ids, labels), batch_size, order, drop_remainder, "classification"))
 
 
 def mask_tokens(
@@ -167,13 +188,10 @@ def mask_tokens(
 def masked_lm_dataset(
     ids: np.ndarray,
     batch_size: int,
+    order: EpochOrder = SHUFFLED,
     *,
     vocab_size: int,
     mask_rate: float = 0.15,
-    shuffle: bool = True,
-    seed: int = 1337,
-    epoch: int = 0,
-    skip_batches: int = 0,
     drop_remainder: bool = True,
 ) -> tf.data.Dataset:
     """``(x_masked, y_original, sample_weight)`` batches from ``ids[N, seq_len]``. The masks of batch k
@@ -181,14 +199,12 @@ def masked_lm_dataset(
     ids = np.asarray(ids, dtype=np.int32)
     if ids.ndim != 2:
         raise ValueError(f"ids must be [N, seq_len], got shape {ids.shape}")
-    _check_batches(len(ids), batch_size, drop_remainder, "masked LM")
-    order = _order(len(ids), shuffle, seed, epoch)[skip_batches * batch_size :]
-    dataset = tf.data.Dataset.from_tensor_slices(ids[order]).batch(batch_size, drop_remainder=drop_remainder)
-    base = tf.constant([seed, epoch], dtype=tf.int64)
+    dataset = epoch_batches(ids, batch_size, order, drop_remainder, "masked LM")
+    base = tf.constant([order.seed, order.epoch], dtype=tf.int64)
 
     def apply(step: tf.Tensor, x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         batch_seed = tf.random.experimental.stateless_fold_in(base, step)
         return mask_tokens(x, batch_seed, vocab_size=vocab_size, mask_rate=mask_rate)
 
-    dataset = dataset.enumerate(start=skip_batches).map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.enumerate(start=order.skip_batches).map(apply, num_parallel_calls=tf.data.AUTOTUNE)
     return _finish(dataset)

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from data.errors import DataError
+from data.pipelines import SHUFFLED, EpochOrder, epoch_batches
 from data.special_tokens import BOS, PAD, UNK
 from data.tokenizers.base import Tokenizer
 
@@ -70,21 +71,12 @@ def align_words(
 
 
 def token_classification_dataset(
-    aligned: AlignedTokens,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 1337,
-    epoch: int = 0,
+    aligned: AlignedTokens, batch_size: int, order: EpochOrder = SHUFFLED
 ) -> tf.data.Dataset:
-    """``(ids, labels, weights)`` batches; one epoch, its order fixed by ``(seed, epoch)`` as in data.pipelines."""
-    n = len(aligned.ids)
-    if n == 0:
+    """``(ids, labels, weights)`` batches of one pass in ``order`` (data.pipelines.EpochOrder)."""
+    if len(aligned.ids) == 0:
         raise DataError(
             "there are no sentences to tag.", hint="Use more data or a smaller validation fraction."
         )
-    order = np.random.default_rng(seed + epoch).permutation(n) if shuffle else np.arange(n)
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (aligned.ids[order], aligned.labels[order], aligned.weights[order])
-    )
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    rows = (aligned.ids, aligned.labels, aligned.weights)
+    return epoch_batches(rows, batch_size, order, False, "tagging").prefetch(tf.data.AUTOTUNE)

@@ -138,10 +138,7 @@ def generate_stream(
         # Decode the whole continuation each time: WordPiece joins '##' pieces, so a token's text depends on its
         # neighbours; the new suffix is what the user has not seen yet.
         text = loaded.tokenizer.decode(tokens[prompt_len:])
-        if len(text) > len(emitted) and text.startswith(emitted):
-            yield text[len(emitted) :]
-            emitted = text
-        elif text != emitted:
+        if text != emitted:
             yield text[len(emitted) :]
             emitted = text
 

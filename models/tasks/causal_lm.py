@@ -16,7 +16,7 @@ from models.tasks.spec import GENERATE, HEAD_LANGUAGE_MODEL, PreparedData, TaskS
 def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedData:
     """Documents joined by [EOS] into one token stream per split, cut into shifted windows of seq_len."""
     # TensorFlow loads when data is prepared, not when the task registry is read.
-    from data.pipelines import causal_lm_dataset, encode_documents_for_lm
+    from data.pipelines import IN_ORDER, EpochOrder, causal_lm_dataset, encode_documents_for_lm
 
     t, m = config.train, config.model
     loaded, (train_texts, val_texts, test_texts) = lm_texts(config)
@@ -27,14 +27,12 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
             raise too_small(loaded.source, name, len(stream), m.seq_len, t.batch_size)
 
     def train_factory(epoch: int) -> Any:
-        return causal_lm_dataset(streams[0], m.seq_len, t.batch_size, shuffle=True, seed=t.seed, epoch=epoch)
+        return causal_lm_dataset(streams[0], m.seq_len, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch))
 
     def eval_set(stream: np.ndarray) -> Any | None:
         return held_out_set(
             len(stream) - m.seq_len,
-            lambda: causal_lm_dataset(
-                stream, m.seq_len, t.batch_size, shuffle=False, seed=t.seed, drop_remainder=False
-            ),
+            lambda: causal_lm_dataset(stream, m.seq_len, t.batch_size, IN_ORDER, drop_remainder=False),
         )
 
     tokens = {"train": len(streams[0]), "val": len(streams[1]), "test": len(streams[2])}

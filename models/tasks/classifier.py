@@ -18,7 +18,7 @@ from models.tasks.spec import CLASSIFY, HEAD_POOLED, PreparedData, TaskSpec
 def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedData:
     """Stratified splits, a tokenizer learnt on the training texts, ``[BOS] + text`` rows cut to seq_len."""
     # TensorFlow loads when data is prepared, not when the task registry is read.
-    from data.pipelines import classification_dataset, pack_for_classification
+    from data.pipelines import IN_ORDER, EpochOrder, classification_dataset, pack_for_classification
 
     d, t, m = config.data, config.train, config.model
     loaded = load_dataset(
@@ -39,12 +39,10 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     )
 
     def train_factory(epoch: int) -> Any:
-        return classification_dataset(tr_x, tr_y, t.batch_size, shuffle=True, seed=t.seed, epoch=epoch)
+        return classification_dataset(tr_x, tr_y, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch))
 
     def eval_set(x: np.ndarray, y: np.ndarray) -> Any | None:
-        return held_out_set(
-            len(x), lambda: classification_dataset(x, y, t.batch_size, shuffle=False, seed=t.seed)
-        )
+        return held_out_set(len(x), lambda: classification_dataset(x, y, t.batch_size, IN_ORDER))
 
     truncated = tr_cut + va_cut + te_cut
     warnings = list(loaded.warnings) + list(splits.warnings)

@@ -29,7 +29,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     """Documents joined by [EOS] into one stream, cut into ``[BOS] + (seq_len - 1)`` token rows; the
     tf.data map draws fresh BERT masks per batch and epoch (data.pipelines.masked_lm_dataset)."""
     # TensorFlow loads when data is prepared, not when the task registry is read.
-    from data.pipelines import encode_documents_for_lm, masked_lm_dataset
+    from data.pipelines import EpochOrder, encode_documents_for_lm, masked_lm_dataset
 
     t, m = config.train, config.model
     if m.kind != "transformer":
@@ -51,11 +51,9 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         return masked_lm_dataset(
             ids,
             t.batch_size,
+            EpochOrder(shuffle=train, seed=t.seed, epoch=epoch),
             vocab_size=tokenizer.vocab_size,
             mask_rate=MASK_RATE,
-            shuffle=train,
-            seed=t.seed,
-            epoch=epoch,
             drop_remainder=train,
         )
 

@@ -19,6 +19,7 @@ from models.tasks.spec import HEAD_PER_TOKEN, TAG, PreparedData, TaskSpec
 def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedData:
     """CoNLL sentences -> sub-word rows; each word's tag sits on its first sub-token (data.token_alignment)."""
     # TensorFlow loads when data is prepared, not when the task registry is read.
+    from data.pipelines import IN_ORDER, EpochOrder
     from data.token_alignment import align_words, token_classification_dataset
 
     d, t, m = config.data, config.train, config.model
@@ -53,11 +54,11 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         )
 
     def train_factory(epoch: int) -> Any:
-        return token_classification_dataset(train, t.batch_size, shuffle=True, seed=t.seed, epoch=epoch)
+        return token_classification_dataset(train, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch))
 
     def eval_set(aligned: Any) -> Any | None:
         return held_out_set(
-            len(aligned.ids), lambda: token_classification_dataset(aligned, t.batch_size, shuffle=False)
+            len(aligned.ids), lambda: token_classification_dataset(aligned, t.batch_size, IN_ORDER)
         )
 
     truncated = train.truncated_words + val.truncated_words + test.truncated_words

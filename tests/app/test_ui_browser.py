@@ -1,4 +1,7 @@
-"""End to end: the real app in a subprocess, driven by headless Chromium through every tab (ordered tests)."""
+"""End to end: the real app in a subprocess, driven by headless Chromium through every tab.
+
+The tests share one app and one page but not their results: each brings what it needs (a dataset it uploads,
+a run trained through the CLI beside the app), so any one of them runs alone or in any order."""
 
 from __future__ import annotations
 
@@ -29,7 +32,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-MAX_STEPS = 60
+MAX_STEPS = 240  # 10 epochs of the tiny dataset: long enough that a Stop lands mid-run on a fast machine
+UI_RUN_NAME = "ui-live"
+CLI_RUN_NAME = "cli-classifier"
 SPAM = [
     "win a free prize now",
     "claim your cash reward today",
@@ -103,18 +108,32 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _start_cli_run(workspace: Path, base: Path, name: str, *flags: str) -> subprocess.Popen:
+    """A tiny run trained through the CLI alongside the app (its output in <base>/<name>.log)."""
+    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--name", name, "--quiet"]
+    log = open(base / f"{name}.log", "wb")  # noqa: SIM115  the child owns it
+    process = subprocess.Popen(
+        command + list(flags), cwd=ROOT, env=_child_env(), stdout=log, stderr=subprocess.STDOUT
+    )
+    log.close()
+    return process
+
+
 def _start_lm_run(workspace: Path, base: Path) -> subprocess.Popen:
-    """A tiny causal LM trained through the CLI, alongside the app: the Playground streams text from it."""
+    """A tiny causal LM: the Playground streams text from it."""
     words = "the king and the queen walk to the castle where a knight waits for the morning light".split()
     lines = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(12)) for i in range(300)]
     corpus = base / "tiny_corpus.txt"
     corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--task", "causal_lm"]
-    command += ["--data", str(corpus), "--max-steps", "40", "--seq-len", "32", "--batch-size", "8", "--quiet"]
-    log = open(base / "lm-train.log", "wb")  # noqa: SIM115  the child owns it
-    process = subprocess.Popen(command, cwd=ROOT, env=_child_env(), stdout=log, stderr=subprocess.STDOUT)
-    log.close()
-    return process
+    flags = ["--task", "causal_lm", "--data", str(corpus), "--max-steps", "40", "--seq-len", "32"]
+    return _start_cli_run(workspace, base, "lm", *flags, "--batch-size", "8")
+
+
+def _start_classifier_run(workspace: Path, base: Path) -> subprocess.Popen:
+    """A tiny classifier on the same data the UI test uploads: the Playground, Export and Runs tests use it."""
+    data = _write_dataset(base / "cli_spam.csv")
+    flags = ["--task", "classifier", "--data", str(data), "--max-steps", "40", "--seq-len", "64"]
+    return _start_cli_run(workspace, base, CLI_RUN_NAME, *flags, "--batch-size", "16")
 
 
 def _free_port() -> int:
@@ -137,9 +156,10 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     """One app, one browser page and a workspace shared by the ordered tests below."""
     base = tmp_path_factory.mktemp("ui")
     workspace = base / "workspace"
-    lm = _start_lm_run(workspace, base)  # first, so it is mostly done before the classifier trains
+    # First, so they are mostly done by the time a test needs them.
+    children = {"lm": _start_lm_run(workspace, base), CLI_RUN_NAME: _start_classifier_run(workspace, base)}
     app = AppProcess(workspace)
-    state: dict = {"workspace": workspace, "app": app, "base": base, "external": [], "lm": lm}
+    state: dict = {"workspace": workspace, "app": app, "base": base, "external": [], "children": children}
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
@@ -152,9 +172,10 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         finally:
             browser.close()
             state["app"].stop()
-            if state["lm"].poll() is None:
-                state["lm"].kill()
-                state["lm"].wait()
+            for child in children.values():
+                if child.poll() is None:
+                    child.kill()
+                    child.wait()
 
 
 def _note_external(state: dict, url: str) -> None:
@@ -216,17 +237,34 @@ def _fill(page, selector: str, value: str) -> None:
     box.press("Tab")
 
 
-def _run_dirs(workspace: Path, task: str) -> list[Path]:
-    """Run directories of one task (a language-model run trains alongside the classifier)."""
+def _run_named(workspace: Path, name: str) -> Path:
+    """The one run directory whose config.json has ``name``."""
     runs = workspace / "runs"
     found = sorted(p for p in runs.iterdir() if (p / "config.json").is_file()) if runs.is_dir() else []
-    return [p for p in found if json.loads((p / "config.json").read_text())["task"] == task]
+    (run,) = [p for p in found if json.loads((p / "config.json").read_text())["name"] == name]
+    return run
+
+
+def _cli_run(session: dict, name: str) -> Path:
+    """Wait for the CLI run ``name`` the session started, then its run directory (it must have completed)."""
+    child = session["children"][name]
+    log = session["base"] / f"{name}.log"
+    assert child.wait(timeout=240) == 0, log.read_text(errors="replace")[-3000:]
+    return _run_named(session["workspace"], name)
+
+
+def _upload(page, path: Path) -> None:
+    """Load ``path`` on the Data tab, as a user dropping the file would."""
+    page.get_by_role("tab", name="Data").click()
+    page.locator("#data-upload input[type=file]").set_input_files(str(path))
+    _wait_text(page, "#data-source", re.escape(path.name))
 
 
 def test_first_launch_preloads_the_demo_and_binds_loopback_only(session: dict) -> None:
     from app.ui.files import demo_datasets
 
     page = session["page"]
+    page.goto(session["app"].url)  # a fresh load, whatever the tests before it did
     demos = demo_datasets()
     if demos:
         _wait_text(page, "#data-source", re.escape(next(iter(demos))))
@@ -257,6 +295,7 @@ def _listening_addresses(port: int) -> set[str]:
 
 def test_upload_shows_errors_plainly_then_preview_and_stats(session: dict) -> None:
     page, base = session["page"], session["base"]
+    page.get_by_role("tab", name="Data").click()
     bad = base / "bad.csv"
     bad.write_text("text,label\n,spam\n  ,ham\n", encoding="utf-8")
     page.locator("#data-upload input[type=file]").set_input_files(str(bad))
@@ -275,13 +314,17 @@ def test_upload_shows_errors_plainly_then_preview_and_stats(session: dict) -> No
 
 def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     page, workspace = session["page"], session["workspace"]
+    _upload(page, _write_dataset(session["base"] / "tiny_spam.csv"))
     page.get_by_role("tab", name="Train").click()
     _wait_text(page, "#train-data", r"tiny_spam\.csv")
-    for selector, value in (("#train-epochs", "3"), ("#train-batch", "16"), ("#train-seq", "64")):
+    for selector, value in (("#train-epochs", "10"), ("#train-batch", "16"), ("#train-seq", "64")):
         _fill(page, selector, value)
     _fill(page, "#train-max-steps", str(MAX_STEPS))
-    page.get_by_text("Advanced").click()
+    advanced = page.locator("#train-log-every")
+    if not advanced.is_visible():
+        page.get_by_text("Advanced").click()
     _fill(page, "#train-log-every", "2")
+    page.locator("#train-name input, #train-name textarea").first.fill(UI_RUN_NAME)
     _wait_text(page, "#train-estimate", r"parameters .* batch 16, seq_len 64")
     page.locator("#train-start").click()
 
@@ -300,7 +343,7 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     stopped = _wait_text(page, "#train-progress", r"stopped · step \d+", timeout=60)
     stopped_at = int(re.search(r"step (\d+)", stopped).group(1))
     assert 0 < stopped_at < MAX_STEPS
-    (run,) = _run_dirs(workspace, "classifier")
+    run = _run_named(workspace, UI_RUN_NAME)
     assert json.loads((run / "status.json").read_text())["state"] == "stopped"
     points_at_stop = _points(page)
 
@@ -312,7 +355,6 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     page.wait_for_timeout(1500)
     assert _points(page) > points_at_stop
     assert (run / "model.keras").is_file() and (run / "eval.json").is_file()
-    session["run"] = run
     _shot(page, "train")
 
 
@@ -327,7 +369,7 @@ def _wait_points(page, above: int, timeout: float = 90.0) -> int:
 
 
 def test_playground_classifies_with_probabilities_and_report(session: dict) -> None:
-    page, run = session["page"], _trained(session)
+    page, run = session["page"], _cli_run(session, CLI_RUN_NAME)
     page.get_by_role("tab", name="Playground").click()
     _pick(page, "#play-run", run.name)
     _wait_text(page, "#play-info", re.escape(run.name))
@@ -341,9 +383,7 @@ def test_playground_classifies_with_probabilities_and_report(session: dict) -> N
 
 
 def test_playground_streams_text_from_a_language_model(session: dict) -> None:
-    page, lm = session["page"], session["lm"]
-    assert lm.wait(timeout=240) == 0, (session["base"] / "lm-train.log").read_text(errors="replace")[-3000:]
-    (run,) = _run_dirs(session["workspace"], "causal_lm")
+    page, run = session["page"], _cli_run(session, "lm")
     page.get_by_role("tab", name="Playground").click()
     _pick(page, "#play-run", run.name)
     _wait_text(page, "#play-info", re.escape(run.name) + r".*causal_lm")
@@ -368,13 +408,9 @@ def test_playground_streams_text_from_a_language_model(session: dict) -> None:
 
 
 def test_export_and_download_bundle(session: dict) -> None:
-    from app.ui.export_tab import export_available
-
-    page, run = session["page"], _trained(session)
+    page, run = session["page"], _cli_run(session, CLI_RUN_NAME)
     page.get_by_role("tab", name="Export").click()
-    if not export_available():
-        _shot(page, "export")
-        pytest.skip("models.export has not landed yet: the Export tab shows that export is unavailable")
+    _pick(page, "#export-run", run.name)
     _wait_value(page, "#export-run", run.name)
     page.locator("#export-start").click()
     _wait_text(page, "#export-report", r"Exported", timeout=240)
@@ -391,7 +427,7 @@ def test_export_and_download_bundle(session: dict) -> None:
 
 
 def test_restart_finds_the_run(session: dict) -> None:
-    page, run = session["page"], _trained(session)
+    page, run = session["page"], _cli_run(session, CLI_RUN_NAME)
     session["app"].stop()
     session["app"] = AppProcess(session["workspace"])
     page.goto(session["app"].url)
@@ -401,9 +437,3 @@ def test_restart_finds_the_run(session: dict) -> None:
     _wait_text(page, "#runs-selected", re.escape(run.name))
     page.wait_for_timeout(1500)  # let the overlay chart draw before the screenshot
     _shot(page, "runs")
-
-
-def _trained(session: dict) -> Path:
-    if "run" not in session:
-        pytest.fail("needs the completed run of test_train_live_chart_stop_resume_complete")
-    return session["run"]

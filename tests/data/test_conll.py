@@ -9,6 +9,7 @@ import pytest
 
 from data.conll import entity_spans, is_conll_path, load_conll
 from data.errors import DataError
+from data.pipelines import EpochOrder
 from data.special_tokens import BOS, PAD
 from data.token_alignment import align_words, token_classification_dataset
 from data.tokenizers import CharTokenizer
@@ -100,7 +101,9 @@ def test_alignment_with_wordpiece_and_dataset_batches(wordpiece):
         assert len(starts) == len(words)
         pieces = [wordpiece.encode(w) for w in words]
         assert starts.tolist() == (1 + np.cumsum([0] + [len(p) for p in pieces[:-1]])).tolist()
-    batches = list(token_classification_dataset(aligned, 2, shuffle=True, seed=1).as_numpy_iterator())
+    batches = list(
+        token_classification_dataset(aligned, 2, EpochOrder(shuffle=True, seed=1)).as_numpy_iterator()
+    )
     x, y, w = batches[0]
     assert x.dtype == np.int32 and y.dtype == np.int32 and w.dtype == np.float32 and x.shape == (2, 12)
 

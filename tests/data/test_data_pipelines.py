@@ -7,6 +7,7 @@ import pytest
 
 from data.errors import DataError
 from data.pipelines import (
+    EpochOrder,
     causal_lm_dataset,
     chunk_ids,
     classification_dataset,
@@ -47,7 +48,7 @@ def test_lm_windows_and_chunks():
 
 def test_causal_lm_shapes_shift_and_determinism():
     data = stream()
-    first = batches(causal_lm_dataset(data, 16, 8, seed=5, epoch=0))
+    first = batches(causal_lm_dataset(data, 16, 8, EpochOrder(seed=5, epoch=0)))
     assert len(first) > 10
     for x, y in first:
         assert x.shape == y.shape == (8, 16) and x.dtype == y.dtype == np.int32
@@ -55,23 +56,23 @@ def test_causal_lm_shapes_shift_and_determinism():
         # y really is the next token of the stream: each row is a contiguous slice of it.
         start = int(np.flatnonzero(data == x[0, 0])[0])
         np.testing.assert_array_equal(y[0], data[start + 1 : start + 17])
-    again = batches(causal_lm_dataset(data, 16, 8, seed=5, epoch=0))
+    again = batches(causal_lm_dataset(data, 16, 8, EpochOrder(seed=5, epoch=0)))
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(first, again, strict=True))
-    other_epoch = batches(causal_lm_dataset(data, 16, 8, seed=5, epoch=1))
+    other_epoch = batches(causal_lm_dataset(data, 16, 8, EpochOrder(seed=5, epoch=1)))
     assert len(other_epoch) == len(first)  # same number of batches in every epoch
     assert not np.array_equal(first[0][0], other_epoch[0][0])
 
 
 def test_causal_lm_unshuffled_covers_stream_in_order():
     data = np.arange(5, 5 + 33, dtype=np.int32)
-    (x, y), (x2, y2) = batches(causal_lm_dataset(data, 8, 2, shuffle=False))
+    (x, y), (x2, y2) = batches(causal_lm_dataset(data, 8, 2, EpochOrder(shuffle=False)))
     np.testing.assert_array_equal(np.concatenate([x, x2]).reshape(-1), data[:32])
     np.testing.assert_array_equal(np.concatenate([y, y2]).reshape(-1), data[1:33])
 
 
 def test_causal_lm_skip_batches_resumes_mid_epoch():
-    full = batches(causal_lm_dataset(stream(), 16, 4, seed=1, epoch=2))
-    resumed = batches(causal_lm_dataset(stream(), 16, 4, seed=1, epoch=2, skip_batches=5))
+    full = batches(causal_lm_dataset(stream(), 16, 4, EpochOrder(seed=1, epoch=2)))
+    resumed = batches(causal_lm_dataset(stream(), 16, 4, EpochOrder(seed=1, epoch=2, skip_batches=5)))
     assert len(resumed) == len(full) - 5
     assert all(np.array_equal(a[0], b[0]) for a, b in zip(full[5:], resumed, strict=True))
 
@@ -105,7 +106,7 @@ def test_pack_for_classification_and_truncation_report():
 def test_classification_dataset_order_epochs_and_resume():
     ids = np.arange(100 * 4, dtype=np.int32).reshape(100, 4)
     labels = np.arange(100) % 3
-    full = batches(classification_dataset(ids, labels, 16, seed=3, epoch=0))
+    full = batches(classification_dataset(ids, labels, 16, EpochOrder(seed=3, epoch=0)))
     assert [len(x) for x, _ in full] == [16] * 6 + [4]
     x_all = np.concatenate([x for x, _ in full])
     y_all = np.concatenate([y for _, y in full])
@@ -113,21 +114,23 @@ def test_classification_dataset_order_epochs_and_resume():
     assert sorted(x_all[:, 0].tolist()) == list(range(0, 400, 4))  # a permutation, nothing lost
     np.testing.assert_array_equal(y_all, (x_all[:, 0] // 4) % 3)  # labels stay with their rows
     assert not np.array_equal(x_all[:, 0], np.arange(0, 400, 4))  # shuffled
-    same = np.concatenate([x for x, _ in batches(classification_dataset(ids, labels, 16, seed=3, epoch=0))])
+    same = np.concatenate(
+        [x for x, _ in batches(classification_dataset(ids, labels, 16, EpochOrder(seed=3, epoch=0)))]
+    )
     next_epoch = np.concatenate(
-        [x for x, _ in batches(classification_dataset(ids, labels, 16, seed=3, epoch=1))]
+        [x for x, _ in batches(classification_dataset(ids, labels, 16, EpochOrder(seed=3, epoch=1)))]
     )
     np.testing.assert_array_equal(same, x_all)
     assert not np.array_equal(next_epoch, x_all)
-    resumed = batches(classification_dataset(ids, labels, 16, seed=3, epoch=0, skip_batches=2))
+    resumed = batches(classification_dataset(ids, labels, 16, EpochOrder(seed=3, epoch=0, skip_batches=2)))
     np.testing.assert_array_equal(np.concatenate([x for x, _ in resumed]), x_all[32:])
-    ordered = batches(classification_dataset(ids, labels, 50, shuffle=False, drop_remainder=True))
+    ordered = batches(classification_dataset(ids, labels, 50, EpochOrder(shuffle=False), drop_remainder=True))
     np.testing.assert_array_equal(np.concatenate([x for x, _ in ordered]), ids)
 
 
 def test_masked_lm_proportions():
     ids = mlm_ids(rows=512, seq_len=64)
-    out = batches(masked_lm_dataset(ids, 32, vocab_size=VOCAB, seed=11))
+    out = batches(masked_lm_dataset(ids, 32, EpochOrder(seed=11), vocab_size=VOCAB))
     x = np.concatenate([b[0] for b in out])
     y = np.concatenate([b[1] for b in out])
     weight = np.concatenate([b[2] for b in out])
@@ -149,14 +152,16 @@ def test_masked_lm_proportions():
 
 def test_masked_lm_deterministic_new_masks_per_epoch_and_resume():
     ids = mlm_ids()
-    first = batches(masked_lm_dataset(ids, 16, vocab_size=VOCAB, seed=2, epoch=0))
-    again = batches(masked_lm_dataset(ids, 16, vocab_size=VOCAB, seed=2, epoch=0))
-    other = batches(masked_lm_dataset(ids, 16, vocab_size=VOCAB, seed=2, epoch=1))
+    first = batches(masked_lm_dataset(ids, 16, EpochOrder(seed=2, epoch=0), vocab_size=VOCAB))
+    again = batches(masked_lm_dataset(ids, 16, EpochOrder(seed=2, epoch=0), vocab_size=VOCAB))
+    other = batches(masked_lm_dataset(ids, 16, EpochOrder(seed=2, epoch=1), vocab_size=VOCAB))
     for a, b in zip(first, again, strict=True):
         for u, v in zip(a, b, strict=True):
             np.testing.assert_array_equal(u, v)
     assert not np.array_equal(first[0][2], other[0][2])
-    resumed = batches(masked_lm_dataset(ids, 16, vocab_size=VOCAB, seed=2, epoch=0, skip_batches=3))
+    resumed = batches(
+        masked_lm_dataset(ids, 16, EpochOrder(seed=2, epoch=0, skip_batches=3), vocab_size=VOCAB)
+    )
     assert len(resumed) == len(first) - 3
     for a, b in zip(first[3:], resumed, strict=True):
         for u, v in zip(a, b, strict=True):
@@ -179,9 +184,9 @@ def test_batches_feed_a_keras_model_on_this_backend():
 
     labels = np.arange(64) % 3
     cases = [
-        (causal_lm_dataset(stream(2000), 16, 8, seed=0), tiny(True, VOCAB)),
-        (classification_dataset(mlm_ids(64, 16), labels, 8, seed=0), tiny(False, 3)),
-        (masked_lm_dataset(mlm_ids(64, 16), 8, vocab_size=VOCAB, seed=0), tiny(True, VOCAB)),
+        (causal_lm_dataset(stream(2000), 16, 8, EpochOrder(seed=0)), tiny(True, VOCAB)),
+        (classification_dataset(mlm_ids(64, 16), labels, 8, EpochOrder(seed=0)), tiny(False, 3)),
+        (masked_lm_dataset(mlm_ids(64, 16), 8, EpochOrder(seed=0), vocab_size=VOCAB), tiny(True, VOCAB)),
     ]
     for dataset, model in cases:
         first = next(dataset.as_numpy_iterator())
