@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.ui.views import baseline_text
 from data.config import TEXT_MODES, TOKENIZER_KINDS
 from data.errors import DataError
 from models import tasks
@@ -299,6 +300,9 @@ def _report_end(run: Any) -> int:
     print(f"{run.id}: {status.get('state')} - {status.get('message', '')}")
     if status.get("headline"):
         print(json.dumps(status["headline"]))
+    baseline = baseline_text(run.eval_report())
+    if baseline:
+        print(f"baseline: {baseline}")
     return 0 if status.get("state") in ("completed", "stopped") else 1
 
 

@@ -1,7 +1,7 @@
 """Classic baseline vs our classifiers: TF-IDF + logistic regression (scikit-learn) next to the engine's LSTM,
 Transformer and pretrained-then-fine-tuned Transformer, on the same stratified split the engine makes.
 
-Every model is scored by the engine's own metric code (models.tasks.classifier.classification_metrics) on the test
+Every model is scored by the engine's own metric code (models.tasks.label_metrics.classification_metrics) on the test
 split that data.splits.split_frame(seed 1337) gives the engine, so the columns are directly comparable.
 """
 
@@ -14,10 +14,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.common import SHARED
+from models.tasks.tfidf_baseline import C_GRID
 
 DATASETS = {"sms_spam": ("sms_spam.csv", 64), "fortunes": ("fortunes.csv", 128)}  # name -> (file, seq_len)
-C_GRID = (1.0, 10.0, 100.0)  # logistic-regression C, picked on the validation split
 
 
 def load_splits(path: Path, seed: int = 1337) -> Any:
@@ -32,30 +34,18 @@ def load_splits(path: Path, seed: int = 1337) -> Any:
 
 
 def tfidf_logreg(splits: Any) -> dict[str, Any]:
-    """Word 1-2-gram TF-IDF (sublinear tf) + logistic regression; C chosen by validation macro-F1."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-
-    from models.tasks.classifier import classification_metrics
+    """The product's own baseline (models.tasks.tfidf_baseline, as in every classifier's eval.json)."""
+    from models.tasks.tfidf_baseline import tfidf_logreg as baseline
 
     labels = sorted(set(splits.train["label"]) | set(splits.val["label"]) | set(splits.test["label"]))
     index = {label: i for i, label in enumerate(labels)}
+
+    def part(frame: Any) -> tuple[list[str], Any]:
+        return frame["text"].tolist(), np.asarray([index[v] for v in frame["label"]])
+
     t0 = time.perf_counter()
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1, lowercase=True)
-    x_train = vectorizer.fit_transform(splits.train["text"])
-    y = {name: [index[v] for v in getattr(splits, name)["label"]] for name in ("train", "val", "test")}
-    best: tuple[float, Any, float] | None = None
-    for c in C_GRID:
-        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y["train"])
-        pred = model.predict(vectorizer.transform(splits.val["text"]))
-        f1 = classification_metrics(y["val"], pred, labels)["macro_f1"]
-        if best is None or f1 > best[0]:
-            best = (f1, model, c)
-    assert best is not None
-    test_pred = best[1].predict(vectorizer.transform(splits.test["text"]))
-    metrics = classification_metrics(y["test"], test_pred, labels)
-    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "C": best[2],
-            "wall_s": time.perf_counter() - t0, "test_examples": len(test_pred)}  # fmt: skip
+    report = baseline(part(splits.train), part(splits.val), part(splits.test), labels)
+    return {**report, "wall_s": time.perf_counter() - t0, "test_examples": len(splits.test)}
 
 
 def classifier_config(
@@ -207,8 +197,9 @@ def notes(results: dict[str, Any]) -> str:
     return (
         "Split: data.splits.split_frame(val 0.1, test 0.1, seed 1337, stratified), the engine's own split "
         f"(train/val/test {sizes}); every column is scored on the same test rows by "
-        "models.tasks.classifier.classification_metrics. TF-IDF: word 1-2-grams, sublinear tf; logistic regression C "
-        f"picked from {list(C_GRID)} by validation macro-F1. Engine runs ({results['backend']} backend, float32): "
+        "models.tasks.label_metrics.classification_metrics. TF-IDF + logistic regression: models.tasks.tfidf_baseline "
+        f"(word 1-2-grams or char 1-3-grams for unspaced scripts, sublinear tf; C picked from {list(C_GRID)} by "
+        "validation macro-F1), the baseline every classifier's eval.json reports. Engine runs ({results['backend']} backend, float32): "
         "preset tiny, WordPiece 4k, batch 32, lr 2e-3, up to 8 epochs with early stopping (patience 2) and a "
         f"{results['budget_s']:.0f} s time budget per run; the LSTM is bidirectional. Fine-tuned column: masked-LM "
         "pretraining of the same tiny Transformer on the training split's texts only (no validation/test text), "

@@ -211,6 +211,9 @@ def eval_markdown(report: Mapping[str, Any] | None) -> str:
     text = " · ".join(scalars)
     if "examples" in report:
         text += f" · on {report['examples']} {report.get('split', 'test')} examples"
+    baseline = baseline_text(report)
+    if baseline:
+        text += f"\n\n**Baseline:** {baseline}"
     per_class = report.get("per_class") or {}
     if per_class:
         text += "\n\n| label | precision | recall | F1 | support |\n|---|---|---|---|---|\n"
@@ -219,6 +222,22 @@ def eval_markdown(report: Mapping[str, Any] | None) -> str:
             for label, m in per_class.items()
         )
     return text
+
+
+def baseline_text(report: Mapping[str, Any] | None) -> str:
+    """One line comparing the model with the classic baseline its evaluation fitted; '' when there is none."""
+    baseline = (report or {}).get("baseline")
+    if not baseline:
+        return ""
+    if "error" in baseline:
+        return f"{baseline.get('name', 'baseline')} could not be fitted: {baseline['error']}"
+    gap = report.get("macro_f1", 0.0) - baseline["macro_f1"]
+    verdict = "the model is ahead" if gap > 0 else "the baseline is ahead" if gap < 0 else "a tie"
+    return (
+        f"{baseline['name']} ({baseline['features']}, fitted in {baseline['fit_s']:.1f} s on the same training "
+        f"split) scores macro-F1 {baseline['macro_f1']:.3f} vs the model's {report.get('macro_f1', 0.0):.3f}: "
+        f"{verdict} by {abs(gap):.3f}."
+    )
 
 
 def confusion_frame(report: Mapping[str, Any] | None) -> pd.DataFrame:

@@ -24,15 +24,15 @@ __all__ = [
     "specs",
 ]
 
-_HELPERS = frozenset({"spec", "preparation"})  # modules of this package that are not tasks
-
 
 def _discover() -> dict[str, TaskSpec]:
+    """Every module of this package that defines SPEC is a task; the others (spec, preparation, ...) help."""
     found = []
     for info in pkgutil.iter_modules(__path__):
-        if info.name in _HELPERS:
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if not hasattr(module, "SPEC"):
             continue
-        spec = getattr(importlib.import_module(f"{__name__}.{info.name}"), "SPEC", None)
+        spec = module.SPEC
         if not isinstance(spec, TaskSpec) or spec.name != info.name:
             raise RuntimeError(f"{__name__}.{info.name} must define SPEC = TaskSpec(name={info.name!r}, ...)")
         found.append(spec)

@@ -11,8 +11,10 @@ from data.splits import split_frame
 from data.stats import describe
 from models.config import RunConfig
 from models.run_dir import RunDir
+from models.tasks.label_metrics import classification_metrics
 from models.tasks.preparation import checked_labels, held_out_set, prepared, tokenizer_for
 from models.tasks.spec import CLASSIFY, HEAD_POOLED, PreparedData, TaskSpec
+from models.tasks.tfidf_baseline import tfidf_logreg
 
 
 def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedData:
@@ -60,6 +62,12 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         "vocab_size": tokenizer.vocab_size,
     }
     test_x, test_y = (te_x, te_y) if len(te_x) else (va_x, va_y)
+    test_texts = splits.test if len(te_x) else splits.val
+    texts = {
+        "train": (splits.train["text"].tolist(), tr_y),
+        "val": (splits.val["text"].tolist(), va_y),
+        "test": (test_texts["text"].tolist(), test_y),
+    }
     return prepared(
         config,
         train_factory,
@@ -68,52 +76,24 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         test=eval_set(test_x, test_y),
         labels=labels,
         test_arrays=(test_x, test_y),
+        texts=texts,
         report=report,
     )
 
 
 def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:
+    """Label metrics on the test split, and a TF-IDF + logistic-regression baseline fitted on the same
+    training split, so a user sees at once whether the neural model earns its keep."""
     x, y = data.test_arrays
     logits = model.predict(x, batch_size=128, verbose=0)
     predictions = np.argmax(logits, axis=-1)
-    return {**classification_metrics(y, predictions, data.labels), "split": "test"}
-
-
-def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1/support, macro and weighted F1, confusion matrix (rows = true)."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    k = len(labels)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (y_true, y_pred), 1)
-    true_pos = np.diag(confusion).astype(float)
-    predicted = confusion.sum(axis=0).astype(float)
-    support = confusion.sum(axis=1).astype(float)
-    precision = np.divide(true_pos, predicted, out=np.zeros(k), where=predicted > 0)
-    recall = np.divide(true_pos, support, out=np.zeros(k), where=support > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros(k), where=denom > 0)
-    present = support > 0
-    total = max(1, len(y_true))
-    return {
-        "accuracy": float(true_pos.sum() / total),
-        "macro_precision": float(precision[present].mean()) if present.any() else 0.0,
-        "macro_recall": float(recall[present].mean()) if present.any() else 0.0,
-        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
-        "weighted_f1": float((f1 * support).sum() / total),
-        "per_class": {
-            label: {
-                "precision": float(precision[i]),
-                "recall": float(recall[i]),
-                "f1": float(f1[i]),
-                "support": int(support[i]),
-            }
-            for i, label in enumerate(labels)
-        },
-        "labels": list(labels),
-        "confusion_matrix": confusion.tolist(),
-        "examples": int(len(y_true)),
-    }
+    report = {**classification_metrics(y, predictions, data.labels), "split": "test"}
+    if data.texts is not None:
+        baseline = tfidf_logreg(data.texts["train"], data.texts["val"], data.texts["test"], data.labels)
+        report["baseline"] = baseline
+        if "macro_f1" in baseline:
+            report["macro_f1_over_baseline"] = report["macro_f1"] - baseline["macro_f1"]
+    return report
 
 
 SPEC = TaskSpec(

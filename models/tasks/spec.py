@@ -33,6 +33,8 @@ class PreparedData:
     # classify: (ids, label ids); tag: (ids, tag ids, weights) for the report
     test_arrays: tuple[np.ndarray, ...] | None = None
     test_tags: list[list[str]] | None = None  # tag: gold word tags of the test sentences
+    # classify: raw texts and label ids of each split ("train", "val", "test"), for the classic baseline
+    texts: dict[str, tuple[list[str], np.ndarray]] | None = None
     report: dict[str, Any] = field(default_factory=dict)
 
 

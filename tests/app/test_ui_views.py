@@ -162,6 +162,22 @@ def test_eval_markdown_and_confusion_frame() -> None:
     assert "No evaluation report" in views.eval_markdown(None) and views.confusion_frame(None).empty
 
 
+def test_the_baseline_line_says_who_is_ahead() -> None:
+    baseline = {"name": "TF-IDF + logistic regression", "features": "word 1-2-grams", "fit_s": 0.4}
+    behind = {"macro_f1": 0.80, "baseline": {**baseline, "macro_f1": 0.85}}
+    text = views.baseline_text(behind)
+    assert "macro-F1 0.850 vs the model's 0.800" in text and "the baseline is ahead by 0.050" in text
+    assert "**Baseline:**" in views.eval_markdown(behind)
+    assert "the model is ahead by 0.100" in views.baseline_text(
+        {"macro_f1": 0.95, "baseline": behind["baseline"]}
+    )
+    failed = {"macro_f1": 0.5, "baseline": {"name": "TF-IDF", "error": "empty vocabulary"}}
+    assert "could not be fitted: empty vocabulary" in views.baseline_text(failed)
+    assert views.baseline_text({"perplexity": 3.0}) == "" and "Baseline" not in views.eval_markdown(
+        {"loss": 1.0}
+    )
+
+
 def test_error_markdown_shows_the_message_only() -> None:
     assert views.error_markdown(ValueError("file 'x.csv': bad")).endswith("file 'x.csv': bad")
 

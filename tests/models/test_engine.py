@@ -66,6 +66,11 @@ def test_classifier_trains_saves_reloads_and_classifies(tmp_path, sentiment_csv)
     assert report["accuracy"] > 0.8
     assert len(report["confusion_matrix"]) == 2
     assert {"precision", "recall", "f1", "support"} <= set(report["per_class"]["pos"])
+    # The classic baseline fitted on the same training split: one keyword decides, so it is near perfect.
+    baseline = report["baseline"]
+    assert baseline["name"] == "TF-IDF + logistic regression" and baseline["features"] == "word 1-2-grams"
+    assert baseline["macro_f1"] > 0.9 and baseline["C"] in (1.0, 10.0, 100.0)
+    assert report["macro_f1_over_baseline"] == pytest.approx(report["macro_f1"] - baseline["macro_f1"])
 
     # The saved model reloads in safe mode and predicts exactly as the in-memory reload did.
     loaded = load_run(run)
