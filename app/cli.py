@@ -296,6 +296,8 @@ def _print_plan(config: RunConfig) -> int:
 
 
 def _report_end(run: Any) -> int:
+    from models.run_dir import ENDED_WELL_STATES
+
     status = run.status()
     print(f"{run.id}: {status.get('state')} - {status.get('message', '')}")
     if status.get("headline"):
@@ -303,7 +305,7 @@ def _report_end(run: Any) -> int:
     baseline = baseline_text(run.eval_report())
     if baseline:
         print(f"baseline: {baseline}")
-    return 0 if status.get("state") in ("completed", "stopped") else 1
+    return 0 if status.get("state") in ENDED_WELL_STATES else 1
 
 
 def _resolve(args: argparse.Namespace, *, backend: bool = False) -> Any:

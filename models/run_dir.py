@@ -17,6 +17,7 @@ from models.config import RunConfig
 
 RUNS_SUBDIR = "runs"
 ACTIVE_STATES = ("queued", "running", "stopping")
+ENDED_WELL_STATES = ("completed", "stopped")  # a model to use, evaluate, export or resume
 
 
 class RunDir:

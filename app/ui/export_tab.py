@@ -11,9 +11,7 @@ from app.ui import views
 from data.errors import DataError
 from models import tasks
 from models.export.quantizations import QUANTIZATIONS
-from models.run_dir import RunDir, list_runs
-
-EXPORTABLE_STATES = ("completed", "stopped")
+from models.run_dir import ENDED_WELL_STATES, RunDir, list_runs
 
 
 def build(workspace: str) -> dict[str, Any]:
@@ -35,7 +33,7 @@ def build(workspace: str) -> dict[str, Any]:
     download = gr.File(label="Bundle (zip)", interactive=False, elem_id="export-file")
 
     def on_refresh(current: str | None) -> Any:
-        runs = [r for r in list_runs(workspace) if r.state in EXPORTABLE_STATES]
+        runs = [r for r in list_runs(workspace) if r.state in ENDED_WELL_STATES]
         choices = views.run_choices(runs, tasks.names(lambda s: s.exportable))
         paths = [path for _, path in choices]
         return gr.update(

@@ -231,12 +231,15 @@ def baseline_text(report: Mapping[str, Any] | None) -> str:
         return ""
     if "error" in baseline:
         return f"{baseline.get('name', 'baseline')} could not be fitted: {baseline['error']}"
-    gap = report.get("macro_f1", 0.0) - baseline["macro_f1"]
-    verdict = "the model is ahead" if gap > 0 else "the baseline is ahead" if gap < 0 else "a tie"
+    gap = round(report.get("macro_f1", 0.0) - baseline["macro_f1"], 3)  # as shown: 3 decimals
+    verdict = (
+        f"the model is ahead by {gap:.3f}" if gap > 0 else f"the baseline is ahead by {-gap:.3f}" if gap < 0
+        else "a tie at 3 decimals"
+    )  # fmt: skip
     return (
         f"{baseline['name']} ({baseline['features']}, fitted in {baseline['fit_s']:.1f} s on the same training "
         f"split) scores macro-F1 {baseline['macro_f1']:.3f} vs the model's {report.get('macro_f1', 0.0):.3f}: "
-        f"{verdict} by {abs(gap):.3f}."
+        f"{verdict}."
     )
 
 

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from data.errors import DataError
     from models.engine.train import run_training
-    from models.run_dir import RunDir
+    from models.run_dir import ENDED_WELL_STATES, RunDir
 
     run = RunDir(args.run)
     try:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as err:  # recorded in status.json as failed; the log gets the same words
         print(f"error: {err}", file=sys.stderr)
         return 2
-    return 0 if run.status().get("state") in ("completed", "stopped") else 1
+    return 0 if run.status().get("state") in ENDED_WELL_STATES else 1
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def adopt_pretrained_architecture(config: RunConfig, run: RunDir) -> None:
     parent = pretrained_run(config)
     if parent is None:
         return
-    if not parent.model_path.exists() and not parent.last_checkpoint.exists():
+    if not parent.trained_model.exists():
         raise DataError(
             f"run '{parent.id}' has no saved model to fine-tune from",
             hint="finish (or resume) the pretraining run first, or pick a completed run.",

@@ -173,6 +173,8 @@ def test_the_baseline_line_says_who_is_ahead() -> None:
     )
     failed = {"macro_f1": 0.5, "baseline": {"name": "TF-IDF", "error": "empty vocabulary"}}
     assert "could not be fitted: empty vocabulary" in views.baseline_text(failed)
+    tie = {"macro_f1": 0.85004, "baseline": behind["baseline"]}
+    assert "a tie at 3 decimals" in views.baseline_text(tie)
     assert views.baseline_text({"perplexity": 3.0}) == "" and "Baseline" not in views.eval_markdown(
         {"loss": 1.0}
     )
