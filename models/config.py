@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 from data.config import DataConfig, TokenizerConfig
 from data.fileio import atomic_write_text
 
-ModelKind = Literal["transformer", "lstm"]
+ModelKind = Literal["transformer", "lstm", "bag"]
 Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]
@@ -38,7 +38,8 @@ class ModelConfig:
     dropout: float = 0.1
     tie_embeddings: bool = True  # transformer LM: output projection shares the token embedding
     bidirectional: bool = False  # LSTM classifier only
-    causal: bool | None = None  # backbone attention; None: causal for causal_lm, bidirectional otherwise
+    causal: bool | None = None  # backbone attention; None: what the task needs (TaskSpec.causal)
+    ngram_buckets: int = 20_000  # bag only: rows of the hashed bigram embedding
     vocab_size: int = 0
     num_classes: int = 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import keras_hub
 
+from models.architecture.bag import bag_stack
 from models.architecture.layers import PaddingMask, ZeroPadPositions
 from models.architecture.lstm import lstm_stack
 from models.architecture.transformer import LAYER_NORM_EPSILON, transformer_stack
@@ -31,10 +32,13 @@ def build_backbone(cfg: ModelConfig, *, causal: bool, bidirectional: bool) -> ke
         name=TOKEN_EMBEDDING_NAME,
     )
     x = embedding(token_ids)
-    if cfg.kind == "transformer":
-        x = transformer_stack(x, padding_mask, cfg, causal=causal)
+    if cfg.kind == "bag":  # no final norm: a bag's pooled magnitude carries how many n-grams agree
+        x = bag_stack(x, token_ids, cfg)
     else:
-        x = lstm_stack(x, padding_mask, cfg, bidirectional=bidirectional)
-    x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm")(x)
+        if cfg.kind == "transformer":
+            x = transformer_stack(x, padding_mask, cfg, causal=causal)
+        else:
+            x = lstm_stack(x, padding_mask, cfg, bidirectional=bidirectional)
+        x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm")(x)
     hidden = ZeroPadPositions(name="hidden_states")(x, padding_mask)
     return keras.Model(token_ids, hidden, name=BACKBONE_NAME)

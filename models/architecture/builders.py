@@ -11,6 +11,7 @@ import models.architecture.layers  # noqa: F401
 from data.errors import DataError
 from models import tasks
 from models.architecture.backbone import BACKBONE_NAME, build_backbone
+from models.architecture.bag import HashedBigramEmbedding
 from models.architecture.heads import TextlabTask
 from models.architecture.presets import resolve_model_config
 from models.config import ModelConfig
@@ -63,7 +64,9 @@ def is_causal_backbone(backbone: keras.Model) -> bool:
 
 
 def backbone_kind(backbone: keras.Model) -> str:
-    """ "lstm" or "transformer", read from the backbone's layers (a loaded backbone carries no config)."""
+    """The model kind, read from the backbone's layers (a loaded backbone carries no config)."""
+    if any(isinstance(layer, HashedBigramEmbedding) for layer in backbone.layers):
+        return "bag"
     recurrent = (keras.layers.LSTM, keras.layers.Bidirectional)
     return "lstm" if any(isinstance(layer, recurrent) for layer in backbone.layers) else "transformer"
 
@@ -117,6 +120,18 @@ def _validate(cfg: ModelConfig, spec: tasks.TaskSpec) -> None:
             fail(
                 f"model.intermediate_dim must be at least 1, got {cfg.intermediate_dim}.",
                 "Use e.g. 4 * hidden_dim.",
+            )
+    elif cfg.kind == "bag":
+        if not spec.labelled:
+            fail(
+                f"the bag model reads no context beyond a bigram, so it cannot learn {spec.name}.",
+                "Use it for classification or tagging; use a Transformer or an LSTM for language models.",
+            )
+        if cfg.ngram_buckets < 2 or cfg.vocab_size**2 >= 2**31:
+            fail(
+                f"model.ngram_buckets ({cfg.ngram_buckets}) must be at least 2 and the vocabulary "
+                f"({cfg.vocab_size}) at most 46,340 tokens for the bag model's bigram hashing.",
+                "Use a preset, or a smaller tokenizer vocab_size.",
             )
     elif cfg.bidirectional and spec.labelled and cfg.hidden_dim % 2:
         fail(

@@ -21,6 +21,11 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
         "small": {"hidden_dim": 128, "num_layers": 2},
         "base": {"hidden_dim": 256, "num_layers": 2},
     },
+    "bag": {
+        "tiny": {"hidden_dim": 32, "ngram_buckets": 20_000},
+        "small": {"hidden_dim": 64, "ngram_buckets": 50_000},
+        "base": {"hidden_dim": 128, "ngram_buckets": 200_000},
+    },
 }
 PRESET_NAMES: tuple[str, ...] = ("tiny", "small", "base")
 

@@ -319,3 +319,55 @@ def test_bad_configs_raise_data_error(overrides, task, match):
 def test_unknown_task_raises_data_error():
     with pytest.raises(DataError, match="task"):
         build_model(tiny("lstm"), "translation")
+
+
+# -- the n-gram bag (fastText family) ------------------------------------------------------------------
+@pytest.mark.parametrize("task", ["classifier", "token_classifier"])
+def test_bag_builds_for_labelled_tasks_and_ignores_padding(task):
+    keras.utils.set_random_seed(7)
+    model = build_model(tiny("bag", ngram_buckets=97), task)
+    assert model.name == f"textlab_bag_{task}"
+    rows = [[5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15]]
+    short, long = run(model, right_pad(rows, LEN)), run(model, right_pad(rows, SEQ_LEN))
+    if task == "classifier":
+        assert short.shape == (2, CLASSES) and short.dtype == np.float32
+        np.testing.assert_allclose(short, long, atol=1e-5)
+    else:
+        np.testing.assert_allclose(short, long[:, :LEN], atol=1e-5)
+
+
+def test_bag_reads_word_order_through_its_bigrams():
+    """Unigrams alone are order-blind: the hashed bigram embedding is what tells 'not good' from 'good not'."""
+    keras.utils.set_random_seed(8)
+    model = build_model(tiny("bag", ngram_buckets=97), "classifier")
+    forward, swapped = run(model, [[2, 5, 6, 7]]), run(model, [[2, 7, 6, 5]])
+    assert np.abs(forward - swapped).max() > 1e-4
+    unigrams_only = build_model(tiny("bag", ngram_buckets=97), "classifier")
+    unigrams_only.backbone.get_layer("bigram_embedding").set_weights([np.zeros((97, HIDDEN), "float32")])
+    np.testing.assert_allclose(
+        run(unigrams_only, [[2, 5, 6, 7]]), run(unigrams_only, [[2, 7, 6, 5]]), atol=1e-6
+    )
+
+
+def test_bag_round_trips_and_learns(tmp_path):
+    keras.utils.set_random_seed(9)
+    model = build_model(tiny("bag", ngram_buckets=97), "classifier")
+    path = tmp_path / "bag.keras"
+    model.save(path)
+    np.testing.assert_array_equal(run(model, IDS), run(keras.models.load_model(path, safe_mode=True), IDS))
+    x = np.random.default_rng(9).integers(5, VOCAB, size=(32, 8)).astype("int32")
+    y = (x[:, 0] % CLASSES).astype("int32")
+    model.compile(
+        keras.optimizers.AdamW(learning_rate=3e-2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    losses = model.fit(x, y, batch_size=16, epochs=10, verbose=0).history["loss"]
+    assert losses[-1] < 0.8 * losses[0], losses
+    expected = VOCAB * HIDDEN + 97 * HIDDEN + HIDDEN * CLASSES + CLASSES
+    assert count_params(tiny("bag", ngram_buckets=97), "classifier") == model.count_params() == expected
+
+
+@pytest.mark.parametrize("task", ["causal_lm", "masked_lm"])
+def test_bag_refuses_language_modelling(task):
+    with pytest.raises(DataError, match="bag model .* cannot learn"):
+        build_model(tiny("bag"), task)

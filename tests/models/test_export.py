@@ -29,10 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["the movie was excellent and lovely", "a terrible and boring plot", "really quite happy film"]
 BUNDLE_FILES = {"model.tflite", "vocab.txt", "tokenizer.json", "metadata.json", "report.json"}
 
-# (task, model kind, tokenizer): both tasks, both model kinds, both tokenizers.
+# (task, model kind, tokenizer): both tasks, every model kind they build, both tokenizers.
 CASES = [
     ("classifier", "transformer", "wordpiece"),
     ("classifier", "lstm", "char"),
+    ("classifier", "bag", "wordpiece"),
     ("causal_lm", "transformer", "char"),
     ("causal_lm", "lstm", "wordpiece"),
 ]
