@@ -27,6 +27,16 @@ def features_for(texts: Sequence[str]) -> dict[str, Any]:
     return {"analyzer": "word", "ngram_range": (1, 2), "token_pattern": r"(?u)\b\w+\b"}
 
 
+def _logistic_regression(c: float, classes: int) -> Any:
+    """liblinear, one-vs-rest past two classes: on 12k texts x 200k n-grams x 43 classes it fits in ~5 s,
+    where the default multinomial lbfgs took ~100 s per fit on this 2-core machine."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    model = LogisticRegression(C=c, solver="liblinear")
+    return OneVsRestClassifier(model) if classes > 2 else model
+
+
 def tfidf_logreg(
     train: tuple[Sequence[str], np.ndarray],
     val: tuple[Sequence[str], np.ndarray],
@@ -39,7 +49,6 @@ def tfidf_logreg(
     used, and the fit time; or ``{"error": ...}`` when the baseline cannot be fitted (it never fails a run).
     """
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
 
     started = time.perf_counter()
     features = features_for(list(train[0]))
@@ -50,7 +59,7 @@ def tfidf_logreg(
         x_choose = vectorizer.transform(list(choose_on[0]))
         best: tuple[float, Any, float] | None = None
         for c in C_GRID:
-            model = LogisticRegression(C=c, max_iter=2000).fit(x_train, train[1])
+            model = _logistic_regression(c, len(set(train[1].tolist()))).fit(x_train, train[1])
             f1 = classification_metrics(choose_on[1], model.predict(x_choose), labels)["macro_f1"]
             if best is None or f1 > best[0]:
                 best = (f1, model, c)
@@ -66,5 +75,6 @@ def tfidf_logreg(
         "macro_f1": metrics["macro_f1"],
         "features": f"{features['analyzer']} {features['ngram_range'][0]}-{features['ngram_range'][1]}-grams",
         "C": best[2],
+        "solver": "liblinear" + (", one-vs-rest" if len(labels) > 2 else ""),
         "fit_s": round(time.perf_counter() - started, 3),
     }
