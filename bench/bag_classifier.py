@@ -40,7 +40,9 @@ def datasets(folder: Path) -> dict[str, Path]:
     return out
 
 
-def bag_config(path: Path, workspace: str, seq_len: int, val: float, test: float) -> Any:
+def bag_config(
+    path: Path, workspace: str, seq_len: int, val: float, test: float, args: argparse.Namespace
+) -> Any:
     from models.config import RunConfig
 
     config = RunConfig(
@@ -51,11 +53,13 @@ def bag_config(path: Path, workspace: str, seq_len: int, val: float, test: float
     config.tokenizer.kind = "wordpiece"
     config.tokenizer.vocab_size = 8000
     config.model.kind = "bag"
-    config.model.preset = "tiny"
+    config.model.preset = args.preset
     config.model.seq_len = seq_len
+    config.model.dropout = args.dropout
     config.train.epochs = 30
     config.train.batch_size = 32
-    config.train.learning_rate = 1e-2
+    config.train.learning_rate = args.lr
+    config.train.weight_decay = args.weight_decay
     config.train.early_stopping_patience = 3
     return config
 
@@ -99,7 +103,7 @@ def fasttext_run(splits: Any, labels: list[str], folder: Path) -> dict[str, Any]
             "wall_s": time.perf_counter() - started}  # fmt: skip
 
 
-def one_dataset(name: str, path: Path, workspace: str) -> dict[str, Any]:
+def one_dataset(name: str, path: Path, workspace: str, args: argparse.Namespace) -> dict[str, Any]:
     from data.loaders import load_dataset
     from data.splits import split_frame
     from models.engine.train import train
@@ -111,7 +115,7 @@ def one_dataset(name: str, path: Path, workspace: str) -> dict[str, Any]:
     words = [len(t.split()) for t in splits.train["text"]]
     seq_len = int(min(256, max(16, np.percentile(words, 95) * 1.5 + 2)))  # ~1.5 WordPiece pieces per word
     started = time.perf_counter()
-    run = train(bag_config(path, workspace, seq_len, val, test))
+    run = train(bag_config(path, workspace, seq_len, val, test, args))
     wall = time.perf_counter() - started
     report = run.eval_report() or {}
     status = run.status()
@@ -127,7 +131,15 @@ def one_dataset(name: str, path: Path, workspace: str) -> dict[str, Any]:
             "run": run.id,
         },  # fmt: skip
         "tfidf": report.get("baseline"),
-        "fasttext": fasttext_run(splits, labels, Path(tempfile.mkdtemp(prefix="textlab-ft-"))),
+        "fasttext": None
+        if args.no_peer
+        else fasttext_run(splits, labels, Path(tempfile.mkdtemp(prefix="textlab-ft-"))),
+        "settings": {
+            "preset": args.preset,
+            "lr": args.lr,
+            "dropout": args.dropout,
+            "weight_decay": args.weight_decay,
+        },
     }
 
 
@@ -137,7 +149,11 @@ def markdown(results: dict[str, Any]) -> str:
     for name, r in results.items():
         if not isinstance(r, dict) or "bag" not in r:
             continue
-        bag, tfidf, ft = r["bag"], r["tfidf"] or {}, r["fasttext"]
+        bag, tfidf, ft = (
+            r["bag"],
+            r["tfidf"] or {},
+            r["fasttext"] or {"macro_f1": float("nan"), "wall_s": float("nan")},
+        )
         ratio = bag["macro_f1"] / tfidf["macro_f1"] if tfidf.get("macro_f1") else float("nan")
         lines.append(
             f"| {name} | {r['classes']} | {r['rows']['train']} | {tfidf.get('macro_f1', float('nan')):.3f} | "
@@ -154,11 +170,19 @@ def markdown(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--only", help="run only the datasets whose name contains this")
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--dropout", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--no-peer", action="store_true", help="skip fastText (for ablations)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="textlab-bag-"))
     results: dict[str, Any] = {}
     for name, path in datasets(folder).items():
-        results[name] = one_dataset(name, path, str(folder / "workspace"))
+        if args.only and args.only not in name:
+            continue
+        results[name] = one_dataset(name, path, str(folder / "workspace"), args)
         print(name, json.dumps(results[name]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
