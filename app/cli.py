@@ -89,6 +89,13 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--data", help="dataset file (CSV, TSV, JSONL, Parquet, TXT)")
     if command == "train":
         p.add_argument("--task", choices=tasks.names(), help=_task_help(tasks.specs()))
+        p.add_argument(
+            "--recipe",
+            choices=["auto", "none"],
+            default="none",
+            help="auto: a classifier's tokenizer, model, seq_len and optimisation chosen from the data (each "
+            "reason printed and saved in config.json); flags you give still win",
+        )
     if command == "pretrain":
         objectives = tasks.specs(lambda s: s.pretrains)
         p.add_argument(
@@ -138,9 +145,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     elif getattr(args, "task", None):
         config.task = args.task
     config.task = config.task or tasks.default().name
-    config.apply_overrides({key: getattr(args, key, None) for key in OVERRIDES})
+    given = {key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None}
+    config.apply_overrides(given)
     if not config.data.path:
         raise DataError("no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet or TXT).")
+    if getattr(args, "recipe", "none") == "auto":
+        from models.engine.recipe import recipe_for
+
+        recipe_for(config).apply(config, keep=set(given))
     return config
 
 
@@ -153,6 +165,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _print_plan(config)
     from models.run_dir import RunDir
 
+    for reason in config.recipe:
+        print(f"recipe: {reason}")
     run = RunDir.create(config)
     print(f"run: {run.path}")
     return _train(run, resume=False, quiet=args.quiet)

@@ -90,6 +90,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    recipe: list[str] = field(default_factory=list)  # why a data-driven recipe chose its settings, if one did
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -151,6 +152,7 @@ OVERRIDES: dict[str, str] = {
     "learning_rate": "train.learning_rate",
     "max_steps": "train.max_steps",
     "steps_per_epoch": "train.steps_per_epoch",
+    "early_stopping_patience": "train.early_stopping_patience",
     "log_every": "train.log_every",
     "seed": "train.seed",
     "from_run": "finetune.from_run",

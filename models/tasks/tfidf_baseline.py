@@ -2,26 +2,21 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from data.textshape import is_unspaced
 from models.tasks.label_metrics import classification_metrics
 
 C_GRID = (1.0, 10.0, 100.0)  # logistic-regression C, picked on the validation split
-# Texts whose whitespace-separated pieces are this long on average are not split into words by spaces
-# (Chinese, Japanese, Thai): the baseline reads character n-grams there instead of word n-grams.
-UNSPACED_CHARS_PER_TOKEN = 8.0
 
 
 def features_for(texts: Sequence[str]) -> dict[str, Any]:
     """TfidfVectorizer settings for these texts: word 1-2-grams, or character 1-3-grams for unspaced scripts."""
-    sample = [t for t in texts[:2000] if t.strip()]
-    per_token = statistics.median(len(t) / max(1, len(t.split())) for t in sample) if sample else 0.0
-    if per_token > UNSPACED_CHARS_PER_TOKEN:
+    if is_unspaced(texts):
         return {"analyzer": "char", "ngram_range": (1, 3)}
     # Keep one-character words too (the default pattern drops them: "I", "a", digits, CJK words).
     return {"analyzer": "word", "ngram_range": (1, 2), "token_pattern": r"(?u)\b\w+\b"}

@@ -1,0 +1,96 @@
+"""The classifier recipe chosen from the data: tokenizer, model, sequence length and optimisation, each with
+the reason it was chosen (saved in config.json as ``recipe``; any explicit setting overrides its choice)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from data.errors import DataError
+from data.loaders import load_dataset
+from data.textshape import chars_per_token, is_unspaced
+from models import tasks
+from models.config import RunConfig
+
+WORDPIECE_VOCAB = 8000
+PIECES_PER_WORD = 1.5  # WordPiece pieces per whitespace word, roughly, on English-like text
+SEQ_LEN_RANGE = (16, 256)
+# The recipe's model and optimiser: the settings measured in BENCHMARKS.md ("The n-gram bag classifier ...").
+MODEL = {"kind": "bag", "preset": "small"}
+OPTIMISER = {"learning_rate": 3e-3, "epochs": 30, "early_stopping_patience": 3}
+
+
+@dataclass
+class Recipe:
+    """Settings by RunConfig OVERRIDES key, and one reason per decision."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+
+    def apply(self, config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> RunConfig:
+        """Write the choices into ``config`` except the settings named in ``keep`` (the user's own)."""
+        config.apply_overrides({k: v for k, v in self.settings.items() if k not in keep})
+        kept = sorted(keep & set(self.settings))
+        config.recipe = list(self.reasons) + ([f"kept your own {', '.join(kept)}"] if kept else [])
+        return config
+
+
+def classifier_recipe(texts: list[str], train_rows: int) -> Recipe:
+    """Choose from the texts (a sample is enough) and the number of training rows."""
+    recipe = Recipe()
+    unspaced = is_unspaced(texts)
+    per_token = chars_per_token(texts)
+    if unspaced:
+        lengths = np.asarray([len(t) for t in texts]) + 1  # one character each, plus [BOS]
+        recipe.settings["tokenizer"] = "char"
+        recipe.reasons.append(
+            f"char tokenizer: the texts do not separate words with spaces (median {per_token:.0f} characters "
+            "between spaces), so there are no words to learn WordPiece pieces from"
+        )
+        unit = "characters"
+    else:
+        lengths = np.asarray([len(t.split()) for t in texts]) * PIECES_PER_WORD + 2
+        recipe.settings.update(tokenizer="wordpiece", vocab_size=WORDPIECE_VOCAB)
+        recipe.reasons.append(
+            f"WordPiece {WORDPIECE_VOCAB // 1000}k: the texts are space-separated words "
+            f"(median {per_token:.1f} characters per word), learnt on the training split"
+        )
+        unit = "words x 1.5 pieces"
+    p95 = float(np.percentile(lengths, 95)) if len(lengths) else SEQ_LEN_RANGE[0]
+    seq_len = int(min(SEQ_LEN_RANGE[1], max(SEQ_LEN_RANGE[0], round(p95))))
+    covered = float((lengths <= seq_len).mean()) if len(lengths) else 1.0
+    recipe.settings["seq_len"] = seq_len
+    recipe.reasons.append(
+        f"seq_len {seq_len} covers {covered:.0%} of texts (95th percentile {p95:.0f} {unit})"
+    )
+    recipe.settings.update(MODEL)
+    recipe.reasons.append(
+        "n-gram bag, small: within 0.001 of TF-IDF + logistic regression or above it on the three labelled sets "
+        "benchmarked, in under 2 minutes per 10,000 texts on 2 cores (BENCHMARKS.md)"
+    )
+    batch = 32 if train_rows >= 320 else 16
+    recipe.settings.update(batch_size=batch, **OPTIMISER)
+    recipe.reasons.append(
+        f"batch {batch}, AdamW lr {OPTIMISER['learning_rate']:g}, up to {OPTIMISER['epochs']} epochs with early "
+        f"stopping after {OPTIMISER['early_stopping_patience']} without a better validation loss; the best "
+        f"epoch is kept ({train_rows} training rows)"
+    )
+    return recipe
+
+
+def recipe_for(config: RunConfig) -> Recipe:
+    """The recipe for the config's data and task (classification only: other tasks get none)."""
+    if tasks.get(config.task).interface != tasks.CLASSIFY:
+        raise DataError(
+            f"the data-driven recipe is for classifiers; {config.task} runs take explicit settings.",
+            hint="drop --recipe auto, or train a classifier.",
+        )
+    d = config.data
+    loaded = load_dataset(
+        d.path, text_column=d.text_column, label_column=d.label_column, need_labels=True, max_rows=d.max_rows
+    )
+    texts = loaded.frame["text"].tolist()
+    train_rows = int(len(texts) * (1.0 - d.val_fraction - d.test_fraction))
+    return classifier_recipe(texts, train_rows)

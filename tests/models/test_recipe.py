@@ -1,0 +1,85 @@
+"""The data-driven classifier recipe: what it chooses for different data, why, and that explicit flags win."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+from app.cli import build_parser, config_from_args, main
+from models.engine.recipe import classifier_recipe
+from tests.conftest import make_sentiment_csv
+
+
+def _cli(*argv: str):
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def _reason(recipe, start: str) -> str:
+    return next(r for r in recipe.reasons if r.startswith(start))
+
+
+def test_short_english_texts_get_wordpiece_and_a_short_sequence():
+    texts = ["free prize call now", "see you at lunch", "win cash today ok", "home late tonight"] * 50
+    recipe = classifier_recipe(texts, train_rows=160)
+    s = recipe.settings
+    assert s["tokenizer"] == "wordpiece" and s["kind"] == "bag" and s["seq_len"] == 16  # the floor
+    assert s["batch_size"] == 16  # under 320 training rows
+    assert "space-separated" in _reason(recipe, "WordPiece") and "covers 100% of texts" in _reason(
+        recipe, "seq_len"
+    )
+
+
+def test_long_texts_get_a_longer_sequence_capped_at_256():
+    rng = random.Random(0)
+    medium = [" ".join(["word"] * rng.randint(40, 60)) for _ in range(300)]
+    assert 80 <= classifier_recipe(medium, train_rows=240).settings["seq_len"] <= 95  # 1.5 x 60 + 2
+    long = [" ".join(["word"] * 1000)] * 50
+    assert classifier_recipe(long, train_rows=40).settings["seq_len"] == 256
+
+
+def test_chinese_gets_the_char_tokenizer_and_a_length_in_characters():
+    texts = ["这部电影非常好看，演员的表演很出色", "质量太差了，用了两天就坏了，不推荐购买"] * 100
+    recipe = classifier_recipe(texts, train_rows=160)
+    assert recipe.settings["tokenizer"] == "char" and "vocab_size" not in recipe.settings
+    assert recipe.settings["seq_len"] == 20  # 19 characters + [BOS]
+    assert "do not separate words with spaces" in recipe.reasons[0]
+
+
+def test_forty_classes_and_many_rows_keep_the_batch_of_32(tmp_path: Path):
+    rows = ["text,label"] + [f"topic {i % 40} words here number {i},t{i % 40}" for i in range(2000)]
+    data = tmp_path / "forty.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--recipe", "auto")
+    assert (
+        config.train.batch_size == 32
+        and config.model.kind == "bag"
+        and "1600 training rows" in config.recipe[-1]
+    )
+
+
+def test_explicit_flags_win_and_the_reasons_round_trip(tmp_path: Path):
+    data = make_sentiment_csv(tmp_path / "s.csv")
+    config = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--recipe", "auto",
+                  "--model", "lstm", "--lr", "0.01")  # fmt: skip
+    assert config.model.kind == "lstm" and config.train.learning_rate == 0.01
+    assert config.tokenizer.kind == "wordpiece" and config.train.epochs == 30  # the recipe's other choices
+    assert config.recipe[-1] == "kept your own kind, learning_rate"
+    plain = _cli("--workspace", str(tmp_path), "train", "--data", str(data))
+    assert plain.recipe == [] and plain.model.kind == "transformer"  # no recipe unless asked for
+    path = tmp_path / "config.json"
+    config.save(path)
+    assert type(config).load(path).recipe == config.recipe
+
+
+def test_recipe_run_end_to_end_beats_the_majority_class(tmp_path: Path, capsys):
+    data = make_sentiment_csv(tmp_path / "s.csv", rows=400)
+    code = main(
+        ["--workspace", str(tmp_path / "ws"), "train", "--data", str(data), "--recipe", "auto", "--quiet"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "recipe: WordPiece 8k" in out and "baseline:" in out
+    (run,) = (tmp_path / "ws" / "runs").iterdir()
+    report = json.loads((run / "eval.json").read_text())
+    assert json.loads((run / "config.json").read_text())["recipe"]
+    assert report["accuracy"] > 0.5 + 0.3  # two balanced classes: the majority class scores 0.5
