@@ -256,7 +256,7 @@ def test_resolve_applies_presets_and_causal_default():
 
 def test_presets_grow_from_tiny_to_base():
     for presets in PRESETS.values():
-        sizes = [(p["hidden_dim"], p["num_layers"]) for p in presets.values()]
+        sizes = [tuple(p[field] for field in sorted(p)) for p in presets.values()]  # every size field
         assert list(presets) == ["tiny", "small", "base"]
         assert sizes == sorted(sizes) and len(set(sizes)) == 3
 
