@@ -92,9 +92,9 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
         p.add_argument(
             "--recipe",
             choices=["auto", "none"],
-            default="none",
-            help="auto: a classifier's tokenizer, model, seq_len and optimisation chosen from the data (each "
-            "reason printed and saved in config.json); flags you give still win",
+            help="auto (the default without --config): a classifier's tokenizer, model, seq_len and "
+            "optimisation chosen from the data, each reason printed and saved in config.json; flags you give "
+            "still win. none: the config's (or the built-in) settings as they are",
         )
     if command == "pretrain":
         objectives = tasks.specs(lambda s: s.pretrains)
@@ -149,15 +149,24 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     config.apply_overrides(given)
     if not config.data.path:
         raise DataError("no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet or TXT).")
-    if getattr(args, "recipe", "none") == "auto":
-        from models.engine.recipe import recipe_for
+    recipe = getattr(args, "recipe", "none") or ("none" if getattr(args, "config", None) else "auto")
+    if recipe == "auto":
+        from models.engine.recipe import choose, has_recipe
 
-        recipe_for(config).apply(config, keep=set(given))
+        if args.recipe == "auto" and not has_recipe(config):  # asked for by name: say this task has none
+            raise DataError(
+                f"the data-driven recipe is for classifiers trained from scratch; {config.task} runs take "
+                "explicit settings.",
+                hint="drop --recipe auto, or train a classifier.",
+            )
+        choose(config, keep=set(given))
     return config
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    for reason in config.recipe:
+        print(f"recipe: {reason}")
     if args.dry_run:
         from models.engine.runtime import select_backend
 
@@ -165,8 +174,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _print_plan(config)
     from models.run_dir import RunDir
 
-    for reason in config.recipe:
-        print(f"recipe: {reason}")
     run = RunDir.create(config)
     print(f"run: {run.path}")
     return _train(run, resume=False, quiet=args.quiet)

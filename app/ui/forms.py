@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from data.errors import DataError
@@ -59,36 +59,63 @@ class TrainForm:
     log_every: int = 10
     from_run: str | None = None
     name: str = ""
+    recipe: bool = True  # "Choose settings from the data": the engine's recipe, as the CLI's default
+    own: list[str] = field(default_factory=list)  # recipe settings the user edited: theirs win
 
 
 def run_config(workspace: str, dataset: dict[str, Any] | None, form: TrainForm) -> RunConfig:
     """The run's config from the form and the Data tab's dataset, as `python -m app train ...` builds it."""
+    from models.engine.recipe import RECIPE_KEYS, choose, has_recipe
+
     task, finetune = TASK_CHOICES.get(form.task_label, (tasks.default().name, False))
     dataset = dataset or {}
     if not dataset.get("path"):
         raise DataError("no dataset is loaded", hint="pick or upload one on the Data tab first.")
     config = RunConfig(task=task, workspace=workspace)
-    return config.apply_overrides(
-        {
-            "data": dataset.get("path"),
-            "text_column": dataset.get("text_column") or None,
-            "label_column": (dataset.get("label_column") or None) if tasks.get(task).labelled else None,
-            "text_mode": dataset.get("text_mode") or None,
-            "name": (form.name or "").strip() or None,
-            "kind": form.kind,
-            "preset": form.preset,
-            "seq_len": _int(form.seq_len),
-            "tokenizer": form.tokenizer,
-            "backend": form.backend,
-            "precision": form.precision,
-            "epochs": _int(form.epochs),
-            "batch_size": _int(form.batch_size),
-            "learning_rate": float(form.learning_rate) if form.learning_rate else None,
-            "max_steps": _int(form.max_steps) or None,
-            "log_every": max(1, _int(form.log_every) or config.train.log_every),
-            "from_run": form.from_run if finetune else None,
-        }
-    )
+    config.apply_overrides(_form_values(config, dataset, form, task, finetune))  # the form as it shows
+    if form.recipe and has_recipe(config):
+        # The recipe's choices replace what the form shows, except the fields the user edited (the CLI's
+        # flags given); with nothing to choose from (no readable data yet) the form's values stand.
+        choose(config, keep=set(form.own) & set(RECIPE_KEYS))
+    return config
+
+
+def recipe_fields(config: RunConfig) -> dict[str, Any]:
+    """The Train-tab field values of a config (what the recipe chose, shown in the form)."""
+    return {
+        "kind": config.model.kind,
+        "preset": config.model.preset,
+        "tokenizer": config.tokenizer.kind,
+        "epochs": config.train.epochs,
+        "batch_size": config.train.batch_size,
+        "learning_rate": config.train.learning_rate,
+        "seq_len": config.model.seq_len,
+    }
+
+
+def _form_values(
+    config: RunConfig, dataset: dict[str, Any], form: TrainForm, task: str, finetune: bool
+) -> dict[str, Any]:
+    """The form as OVERRIDES values (None: not set)."""
+    return {
+        "data": dataset.get("path"),
+        "text_column": dataset.get("text_column") or None,
+        "label_column": (dataset.get("label_column") or None) if tasks.get(task).labelled else None,
+        "text_mode": dataset.get("text_mode") or None,
+        "name": (form.name or "").strip() or None,
+        "kind": form.kind,
+        "preset": form.preset,
+        "seq_len": _int(form.seq_len),
+        "tokenizer": form.tokenizer,
+        "backend": form.backend,
+        "precision": form.precision,
+        "epochs": _int(form.epochs),
+        "batch_size": _int(form.batch_size),
+        "learning_rate": float(form.learning_rate) if form.learning_rate else None,
+        "max_steps": _int(form.max_steps) or None,
+        "log_every": max(1, _int(form.log_every) or config.train.log_every),
+        "from_run": form.from_run if finetune else None,
+    }
 
 
 def size_estimate(config: RunConfig, num_classes: int | None = None) -> str:
@@ -96,7 +123,12 @@ def size_estimate(config: RunConfig, num_classes: int | None = None) -> str:
     from models.engine.plan import size_estimate as estimate
 
     memory = estimate(config, num_classes)
-    return f"**Model size:** {memory['human']} (vocabulary estimated before training)"
+    text = f"**Model size:** {memory['human']} (vocabulary estimated before training)"
+    if config.recipe:
+        text += "\n\n**Chosen from the data** (edit a field to use your own):\n" + "".join(
+            f"\n- {reason}" for reason in config.recipe
+        )
+    return text
 
 
 def _int(value: Any) -> int | None:

@@ -25,6 +25,13 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         from_run = gr.Dropdown([], label="Pretrained run to start from", visible=False, elem_id="train-from")
         kind = gr.Radio(list(MODEL_KINDS), value=MODEL_KINDS[0], label="Model", elem_id="train-kind")
         preset = gr.Radio(list(PRESET_NAMES), value=PRESET_NAMES[0], label="Size", elem_id="train-size")
+    recipe = gr.Checkbox(
+        True,
+        label="Choose settings from the data (recommended): the fields below show the choices; a field you "
+        "edit stays yours",
+        elem_id="train-recipe",
+    )
+    own = gr.State([])  # the recipe settings the user edited (forms.TrainForm.own)
     with gr.Row():
         epochs = gr.Number(3, label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
         batch = gr.Number(32, label="Batch size", precision=0, minimum=1, elem_id="train-batch")
@@ -61,7 +68,10 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     timer = gr.Timer(1.0)
 
     form_inputs = [task, kind, preset, backend, precision, tokenizer, epochs, batch, lr, seq_len, max_steps]
-    form_inputs += [log_every, from_run, name]
+    form_inputs += [log_every, from_run, name, recipe, own]
+    # Train-form fields the recipe fills in, by their RunConfig OVERRIDES key (forms.recipe_fields).
+    recipe_widgets = {"kind": kind, "preset": preset, "tokenizer": tokenizer, "epochs": epochs}
+    recipe_widgets |= {"batch_size": batch, "learning_rate": lr, "seq_len": seq_len}
 
     def read_form(values: list[Any]) -> forms.TrainForm:
         return forms.TrainForm(*values)
@@ -109,6 +119,21 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
             chart_update = gr.LinePlot(views.loss_frame(records), caption=caption)
         return views.progress_markdown(run.id, status, records), chart_update, signature
 
+    def on_recipe(data: dict | None, *values: Any) -> list[Any]:
+        """Show the recipe's choices in the fields it fills (the user's own edits stay as they are)."""
+        form = read_form(list(values))
+        try:
+            config = forms.run_config(workspace, data, form)
+        except (DataError, ValueError):
+            return [gr.skip()] * len(recipe_widgets)
+        if not config.recipe:
+            return [gr.skip()] * len(recipe_widgets)
+        chosen = forms.recipe_fields(config)
+        return [gr.skip() if key in form.own else chosen[key] for key in recipe_widgets]
+
+    def on_own(owned: list[str], key: str) -> list[str]:
+        return sorted(set(owned) | {key})
+
     def on_dataset(data: dict | None) -> tuple:
         if not data:
             return "No dataset yet: pick one on the **Data** tab.", gr.update()
@@ -125,6 +150,17 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         return gr.update(visible=True, choices=choices, value=choices[0][1] if choices else None)
 
     dataset.change(on_dataset, [dataset], [data_info, task])
+    for key, widget in recipe_widgets.items():
+        widget.input(lambda owned, key=key: on_own(owned, key), [own], [own])
+    recipe.change(lambda on, owned: [] if on else owned, [recipe, own], [own])  # on again: all re-chosen
+    gr.on(
+        [dataset.change, task.change, recipe.change, own.change, from_run.change],
+        on_recipe,
+        [dataset, *form_inputs],
+        list(recipe_widgets.values()),
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
     task.change(on_task, [task], [from_run])
     gr.on(
         [c.change for c in (dataset, *form_inputs)],

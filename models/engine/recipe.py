@@ -3,6 +3,8 @@ the reason it was chosen (saved in config.json as ``recipe``; any explicit setti
 
 from __future__ import annotations
 
+import functools
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +21,21 @@ PIECES_PER_WORD = 1.5  # WordPiece pieces per whitespace word, roughly, on Engli
 SEQ_LEN_RANGE = (16, 256)
 # The recipe's model and optimiser: the settings measured in BENCHMARKS.md ("The n-gram bag classifier ...").
 MODEL = {"kind": "bag", "preset": "small"}
-OPTIMISER = {"learning_rate": 3e-3, "epochs": 30, "early_stopping_patience": 3}
+OPTIMISER = {"epochs": 30, "early_stopping_patience": 3}
+# Learning rate by model kind: the bag's from its benchmark; the others keep the engine's default, the one
+# their measured settings used (a user who picks the Transformer or the LSTM still gets the rest of the recipe).
+LEARNING_RATES = {"bag": 3e-3, "transformer": 1e-3, "lstm": 1e-3}
+# Settings the recipe may choose: the Train tab greys none of them, and a user's own value for any one wins.
+RECIPE_KEYS = (
+    "tokenizer",
+    "vocab_size",
+    "seq_len",
+    "kind",
+    "preset",
+    "batch_size",
+    "learning_rate",
+    "epochs",
+)
 
 
 @dataclass
@@ -32,13 +48,13 @@ class Recipe:
     def apply(self, config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> RunConfig:
         """Write the choices into ``config`` except the settings named in ``keep`` (the user's own)."""
         config.apply_overrides({k: v for k, v in self.settings.items() if k not in keep})
-        kept = sorted(keep & set(self.settings))
+        kept = sorted(keep & (set(self.settings) | set(RECIPE_KEYS)))
         config.recipe = list(self.reasons) + ([f"kept your own {', '.join(kept)}"] if kept else [])
         return config
 
 
-def classifier_recipe(texts: list[str], train_rows: int) -> Recipe:
-    """Choose from the texts (a sample is enough) and the number of training rows."""
+def classifier_recipe(texts: list[str], train_rows: int, kind: str | None = None) -> Recipe:
+    """Choose from the texts (a sample is enough) and the number of training rows; ``kind``: the user's own."""
     recipe = Recipe()
     unspaced = is_unspaced(texts)
     per_token = chars_per_token(texts)
@@ -65,32 +81,55 @@ def classifier_recipe(texts: list[str], train_rows: int) -> Recipe:
     recipe.reasons.append(
         f"seq_len {seq_len} covers {covered:.0%} of texts (95th percentile {p95:.0f} {unit})"
     )
-    recipe.settings.update(MODEL)
-    recipe.reasons.append(
-        "n-gram bag, small: within 0.001 of TF-IDF + logistic regression or above it on the three labelled sets "
-        "benchmarked, in under 2 minutes per 10,000 texts on 2 cores (BENCHMARKS.md)"
-    )
+    if kind is None or kind == MODEL["kind"]:
+        recipe.settings.update(MODEL)
+        recipe.reasons.append(
+            "n-gram bag, small: within 0.001 of TF-IDF + logistic regression or above it on the labelled sets "
+            "benchmarked, in under 2 minutes per 10,000 texts on 2 cores (BENCHMARKS.md)"
+        )
     batch = 32 if train_rows >= 320 else 16
-    recipe.settings.update(batch_size=batch, **OPTIMISER)
+    lr = LEARNING_RATES[kind or MODEL["kind"]]
+    recipe.settings.update(batch_size=batch, learning_rate=lr, **OPTIMISER)
     recipe.reasons.append(
-        f"batch {batch}, AdamW lr {OPTIMISER['learning_rate']:g}, up to {OPTIMISER['epochs']} epochs with early "
+        f"batch {batch}, AdamW lr {lr:g}, up to {OPTIMISER['epochs']} epochs with early "
         f"stopping after {OPTIMISER['early_stopping_patience']} without a better validation loss; the best "
         f"epoch is kept ({train_rows} training rows)"
     )
     return recipe
 
 
-def recipe_for(config: RunConfig) -> Recipe:
-    """The recipe for the config's data and task (classification only: other tasks get none)."""
-    if tasks.get(config.task).interface != tasks.CLASSIFY:
-        raise DataError(
-            f"the data-driven recipe is for classifiers; {config.task} runs take explicit settings.",
-            hint="drop --recipe auto, or train a classifier.",
-        )
+def has_recipe(config: RunConfig) -> bool:
+    """Whether the config's task has a data-driven recipe: a classifier trained from scratch (a fine-tune's
+    model is its pretrained backbone's)."""
+    return tasks.get(config.task).interface == tasks.CLASSIFY and not config.finetune.from_run
+
+
+def choose(config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> RunConfig:
+    """Apply the recipe where the task has one, keeping the user's own settings named in ``keep``."""
+    if not has_recipe(config):
+        return config
+    try:
+        recipe = recipe_for(config, kind=config.model.kind if "kind" in keep else None)
+    except DataError:
+        # Nothing to choose from: the run itself reports the data error, in its status where the Runs tab
+        # and the CLI show it, exactly as without a recipe.
+        return config
+    return recipe.apply(config, keep)
+
+
+def recipe_for(config: RunConfig, kind: str | None = None) -> Recipe:
+    """The recipe for the config's classifier data (``kind``: a model kind the user chose)."""
     d = config.data
-    loaded = load_dataset(
-        d.path, text_column=d.text_column, label_column=d.label_column, need_labels=True, max_rows=d.max_rows
-    )
-    texts = loaded.frame["text"].tolist()
+    stamp = os.stat(d.path).st_mtime_ns if os.path.exists(d.path) else 0
+    texts = _texts(d.path, stamp, d.text_column, d.label_column, d.max_rows)
     train_rows = int(len(texts) * (1.0 - d.val_fraction - d.test_fraction))
-    return classifier_recipe(texts, train_rows)
+    return classifier_recipe(list(texts), train_rows, kind)
+
+
+@functools.lru_cache(maxsize=4)
+def _texts(path: str, stamp: int, text_column: str | None, label_column: str | None, max_rows: int | None):
+    """The dataset's texts, cached by file and modification time: the Train tab asks on every form change."""
+    loaded = load_dataset(
+        path, text_column=text_column, label_column=label_column, need_labels=True, max_rows=max_rows
+    )
+    return tuple(loaded.frame["text"].tolist())

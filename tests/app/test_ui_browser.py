@@ -317,12 +317,24 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     _upload(page, _write_dataset(session["base"] / "tiny_spam.csv"))
     page.get_by_role("tab", name="Train").click()
     _wait_text(page, "#train-data", r"tiny_spam\.csv")
-    for selector, value in (("#train-epochs", "10"), ("#train-batch", "16"), ("#train-seq", "64")):
-        _fill(page, selector, value)
-    _fill(page, "#train-max-steps", str(MAX_STEPS))
+    # Untouched, the form shows the recipe chosen from the data, with its reasons, before anything trains.
+    _wait_text(page, "#train-estimate", r"Chosen from the data(.|\n)*WordPiece 8k(.|\n)*covers \d+% of texts")
+    sync_api.expect(page.locator("#train-kind").get_by_label("bag")).to_be_checked()
+    # This test needs a run slow enough to stop mid-way: the tiny Transformer, set by hand.
+    page.locator("#train-recipe").get_by_role("checkbox").uncheck()
+    page.locator("#train-kind").get_by_label("transformer").check()
     advanced = page.locator("#train-log-every")
     if not advanced.is_visible():
         page.get_by_text("Advanced").click()
+    page.locator("#train-tokenizer").get_by_label("char").check()
+    for selector, value in (
+        ("#train-epochs", "10"),
+        ("#train-batch", "16"),
+        ("#train-seq", "64"),
+        ("#train-lr", "0.001"),
+    ):
+        _fill(page, selector, value)
+    _fill(page, "#train-max-steps", str(MAX_STEPS))
     _fill(page, "#train-log-every", "2")
     page.locator("#train-name input, #train-name textarea").first.fill(UI_RUN_NAME)
     _wait_text(page, "#train-estimate", r"parameters .* batch 16, seq_len 64")

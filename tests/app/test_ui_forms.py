@@ -114,3 +114,25 @@ def test_size_estimate_grows_with_the_preset(tmp_path: Path) -> None:
     tiny, small = params("tiny"), params("small")
     assert "parameters" in tiny and "to train at batch 32" in tiny
     assert tiny != small
+
+
+def test_untouched_form_takes_the_recipe_as_the_cli_does(tmp_path: Path) -> None:
+    from tests.conftest import make_sentiment_csv
+
+    data = make_sentiment_csv(tmp_path / "s.csv")
+    dataset = {"path": str(data), "text_column": "text", "label_column": "label", "text_mode": None}
+    form = forms.TrainForm(task_label="Classifier", learning_rate=0.01, own=["learning_rate"])
+    ui = forms.run_config(str(tmp_path), dataset, form)
+    cli = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--lr", "0.01",
+               "--text-column", "text", "--label-column", "label")  # fmt: skip
+    assert ui.to_dict() == cli.to_dict()
+    assert (
+        ui.model.kind == "bag"
+        and ui.train.learning_rate == 0.01
+        and ui.recipe[-1] == "kept your own learning_rate"
+    )
+    assert forms.recipe_fields(ui)["kind"] == "bag"
+    estimate = forms.size_estimate(ui, 2)
+    assert "Chosen from the data" in estimate and "WordPiece 8k" in estimate
+    manual = forms.run_config(str(tmp_path), dataset, forms.TrainForm(task_label="Classifier", recipe=False))
+    assert manual.recipe == [] and manual.model.kind == "transformer"

@@ -6,7 +6,10 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from app.cli import build_parser, config_from_args, main
+from data.errors import DataError
 from models.engine.recipe import classifier_recipe
 from tests.conftest import make_sentiment_csv
 
@@ -65,18 +68,52 @@ def test_explicit_flags_win_and_the_reasons_round_trip(tmp_path: Path):
     assert config.model.kind == "lstm" and config.train.learning_rate == 0.01
     assert config.tokenizer.kind == "wordpiece" and config.train.epochs == 30  # the recipe's other choices
     assert config.recipe[-1] == "kept your own kind, learning_rate"
-    plain = _cli("--workspace", str(tmp_path), "train", "--data", str(data))
-    assert plain.recipe == [] and plain.model.kind == "transformer"  # no recipe unless asked for
     path = tmp_path / "config.json"
     config.save(path)
     assert type(config).load(path).recipe == config.recipe
 
 
+def test_the_recipe_is_the_default_and_steps_aside_when_asked(tmp_path: Path):
+    data = make_sentiment_csv(tmp_path / "s.csv")
+    plain = _cli("--workspace", str(tmp_path), "train", "--data", str(data))
+    assert plain.model.kind == "bag" and plain.train.learning_rate == 3e-3 and plain.recipe  # touched nothing
+    own_kind = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--model", "transformer")
+    assert own_kind.model.kind == "transformer" and own_kind.model.preset == "tiny"  # the engine's preset
+    assert own_kind.train.learning_rate == 1e-3 and own_kind.tokenizer.kind == "wordpiece"
+    off = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--recipe", "none")
+    assert off.recipe == [] and off.model.kind == "transformer" and off.tokenizer.kind == "char"
+    off.save(tmp_path / "mine.json")  # a config file is the user's own settings: used as it is
+    from_file = _cli("--workspace", str(tmp_path), "train", "--config", str(tmp_path / "mine.json"))
+    assert from_file.recipe == [] and from_file.model.kind == "transformer"
+
+
+def test_tasks_without_a_recipe_are_left_alone_and_say_so_when_asked(tmp_path: Path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat\n" * 50, encoding="utf-8")
+    lm = _cli("--workspace", str(tmp_path), "train", "--task", "causal_lm", "--data", str(corpus))
+    assert lm.recipe == [] and lm.model.kind == "transformer"
+    with pytest.raises(DataError, match="recipe is for classifiers"):
+        _cli(
+            "--workspace",
+            str(tmp_path),
+            "train",
+            "--task",
+            "causal_lm",
+            "--data",
+            str(corpus),
+            "--recipe",
+            "auto",
+        )
+
+
+def test_unreadable_data_leaves_the_error_to_the_run(tmp_path: Path):
+    config = _cli("--workspace", str(tmp_path), "train", "--data", str(tmp_path / "missing.csv"))
+    assert config.recipe == [] and config.data.path.endswith("missing.csv")
+
+
 def test_recipe_run_end_to_end_beats_the_majority_class(tmp_path: Path, capsys):
     data = make_sentiment_csv(tmp_path / "s.csv", rows=400)
-    code = main(
-        ["--workspace", str(tmp_path / "ws"), "train", "--data", str(data), "--recipe", "auto", "--quiet"]
-    )
+    code = main(["--workspace", str(tmp_path / "ws"), "train", "--data", str(data), "--quiet"])  # no flags
     out = capsys.readouterr().out
     assert code == 0 and "recipe: WordPiece 8k" in out and "baseline:" in out
     (run,) = (tmp_path / "ws" / "runs").iterdir()
