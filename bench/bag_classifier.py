@@ -37,6 +37,9 @@ def datasets(folder: Path) -> dict[str, Path]:
     parts = split_frame(fortunes, val_fraction=0.30, test_fraction=0.0, seed=SEED, stratify=True)
     parts.val.to_csv(folder / "fortunes_30pct.csv", index=False)  # the engine splits it 10% / 5% / 15% of all
     out["fortunes 10% labelled"] = folder / "fortunes_30pct.csv"
+    from bench.datasets import DATA  # more kinds of text, when `python -m bench.datasets` has built them
+
+    out |= {p.stem: p for p in sorted(DATA.glob("*.csv"))}
     return out
 
 
@@ -51,16 +54,19 @@ def bag_config(
     config.data.path = str(path)
     config.data.val_fraction, config.data.test_fraction = val, test
     config.tokenizer.kind = "wordpiece"
-    config.tokenizer.vocab_size = 8000
+    config.tokenizer.vocab_size = args.vocab
     config.model.kind = "bag"
     config.model.preset = args.preset
+    if args.buckets:  # explicit sizes instead of the preset's
+        config.model.preset, config.model.hidden_dim = None, args.dim
+        config.model.ngram_buckets = args.buckets
     config.model.seq_len = seq_len
     config.model.dropout = args.dropout
-    config.train.epochs = 30
+    config.train.epochs = args.epochs
     config.train.batch_size = 32
     config.train.learning_rate = args.lr
     config.train.weight_decay = args.weight_decay
-    config.train.early_stopping_patience = 3
+    config.train.early_stopping_patience = args.patience or None
     return config
 
 
@@ -112,10 +118,15 @@ def one_dataset(name: str, path: Path, workspace: str, args: argparse.Namespace)
     loaded = load_dataset(path, need_labels=True)
     splits = split_frame(loaded.frame, val, test, seed=SEED, stratify=True)
     labels = sorted(loaded.frame["label"].unique().tolist())
-    words = [len(t.split()) for t in splits.train["text"]]
-    seq_len = int(min(256, max(16, np.percentile(words, 95) * 1.5 + 2)))  # ~1.5 WordPiece pieces per word
+    from models.engine.recipe import classifier_recipe
+
+    # The recipe's tokenizer and seq_len (WordPiece for spaced text, characters for unspaced scripts).
+    chosen = classifier_recipe(splits.train["text"].tolist(), len(splits.train)).settings
+    seq_len = chosen["seq_len"]
+    config = bag_config(path, workspace, seq_len, val, test, args)
+    config.tokenizer.kind = chosen["tokenizer"]
     started = time.perf_counter()
-    run = train(bag_config(path, workspace, seq_len, val, test, args))
+    run = train(config)
     wall = time.perf_counter() - started
     report = run.eval_report() or {}
     status = run.status()
@@ -172,6 +183,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--only", help="run only the datasets whose name contains this")
     parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--vocab", type=int, default=8000)
+    parser.add_argument("--buckets", type=int, help="hashed bigram rows (with --dim; instead of --preset)")
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--patience", type=int, default=3, help="0: no early stopping")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--dropout", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=0.01)

@@ -142,6 +142,7 @@ OVERRIDES: dict[str, str] = {
     "kind": "model.kind",
     "preset": "model.preset",
     "seq_len": "model.seq_len",
+    "dropout": "model.dropout",
     "tokenizer": "tokenizer.kind",
     "vocab_size": "tokenizer.vocab_size",
     "backend": "backend",

@@ -59,6 +59,34 @@ class HashedBigramEmbedding(keras.layers.Layer):
         }
 
 
+@keras.saving.register_keras_serializable(package="textlab")
+class WindowContext(keras.layers.Layer):
+    """hidden [batch, seq, dim] -> the mean of the ``window`` positions either side of each position, the
+    position itself left out: word2vec's CBOW context (Mikolov et al. 2013), so a bag's masked-LM head
+    predicts each masked token from its neighbours. Zero where no neighbour is a real token."""
+
+    def __init__(self, window: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        self.window = int(window)
+
+    def call(self, hidden, padding_mask):
+        real = ops.expand_dims(ops.cast(padding_mask, hidden.dtype), -1)
+        return self._neighbours(hidden * real) / ops.maximum(self._neighbours(real), 1.0)
+
+    def _neighbours(self, values):
+        """Sum over the positions within ``window`` either side (padded, so any length works)."""
+        w, length = self.window, ops.shape(values)[1]
+        padded = ops.pad(values, [[0, 0], [w, w], [0, 0]])
+        shifts = [s for s in range(-w, w + 1) if s]
+        return sum(padded[:, w + s : w + s + length] for s in shifts)
+
+    def compute_output_shape(self, hidden_shape, padding_mask_shape=None):
+        return hidden_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "window": self.window}
+
+
 def bag_stack(x, token_ids, cfg: ModelConfig):
     """Token embeddings [batch, seq, hidden] + hashed bigram embeddings -> [batch, seq, hidden]."""
     bigrams = HashedBigramEmbedding(

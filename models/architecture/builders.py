@@ -122,10 +122,11 @@ def _validate(cfg: ModelConfig, spec: tasks.TaskSpec) -> None:
                 "Use e.g. 4 * hidden_dim.",
             )
     elif cfg.kind == "bag":
-        if not spec.labelled:
+        if spec.causal:
             fail(
                 f"the bag model reads no context beyond a bigram, so it cannot learn {spec.name}.",
-                "Use it for classification or tagging; use a Transformer or an LSTM for language models.",
+                "Pretrain a bag with the masked-LM objective (its neighbours predict each masked word), or "
+                "use a Transformer or an LSTM for language models.",
             )
         if cfg.ngram_buckets < 2 or cfg.vocab_size**2 >= 2**31:
             fail(

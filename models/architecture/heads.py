@@ -6,6 +6,7 @@ import keras
 
 from models import tasks
 from models.architecture.backbone import BACKBONE_NAME, TOKEN_EMBEDDING_NAME
+from models.architecture.bag import NGRAM_EMBEDDING_NAME, WindowContext
 from models.architecture.layers import MaskedMeanPooling, PaddingMask
 from models.tasks.spec import HEAD_LANGUAGE_MODEL, HEAD_PER_TOKEN, HEAD_POOLED
 
@@ -13,8 +14,14 @@ from models.tasks.spec import HEAD_LANGUAGE_MODEL, HEAD_PER_TOKEN, HEAD_POOLED
 def language_model_head(
     backbone: keras.Model, token_ids, hidden, num_classes: int, tie: bool, dropout: float
 ):
-    """Hidden states -> float32 vocabulary logits at every position (tied to the token embedding or not)."""
+    """Hidden states -> float32 vocabulary logits at every position (tied to the token embedding or not).
+
+    A bag backbone mixes no positions, so its head first takes each position's neighbours (CBOW); only a
+    masked-LM task reaches here with a bag (models.architecture.builders refuses a causal one)."""
     embedding = backbone.get_layer(TOKEN_EMBEDDING_NAME)
+    if any(layer.name == NGRAM_EMBEDDING_NAME for layer in backbone.layers):
+        padding_mask = PaddingMask(name="head_padding_mask")(token_ids)
+        hidden = WindowContext(name="context_window")(hidden, padding_mask)
     if tie:
         logits = embedding(hidden, reverse=True)
         # The reverse projection already runs in float32 (reverse_dtype); this fixes the symbolic dtype.

@@ -32,10 +32,10 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     from data.pipelines import EpochOrder, encode_documents_for_lm, masked_lm_dataset
 
     t, m = config.train, config.model
-    if m.kind != "transformer":
+    if m.kind == "lstm":
         raise DataError(
-            f"masked language modelling needs a Transformer, but model.kind is {m.kind!r}: an LSTM reads "
-            "left to right, so it cannot use the words after a [MASK].",
+            "masked language modelling needs a Transformer or a bag, but model.kind is 'lstm': an LSTM "
+            "reads left to right, so it cannot use the words after a [MASK].",
             hint=f"pretrain the LSTM with --objective {causal_lm.SPEC.name}, or use --model transformer.",
         )
     loaded, parts = lm_texts(config)

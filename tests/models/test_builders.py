@@ -367,7 +367,34 @@ def test_bag_round_trips_and_learns(tmp_path):
     assert count_params(tiny("bag", ngram_buckets=97), "classifier") == model.count_params() == expected
 
 
-@pytest.mark.parametrize("task", ["causal_lm", "masked_lm"])
-def test_bag_refuses_language_modelling(task):
-    with pytest.raises(DataError, match="bag model .* cannot learn"):
-        build_model(tiny("bag"), task)
+def test_bag_refuses_causal_language_modelling():
+    with pytest.raises(DataError, match="bag model .* cannot learn.*masked-LM objective"):
+        build_model(tiny("bag"), "causal_lm")
+
+
+def test_window_context_is_the_mean_of_the_real_neighbours():
+    from models.architecture.bag import WindowContext
+
+    hidden = np.arange(1, 6, dtype="float32").reshape(1, 5, 1)  # positions hold 1..5; the last is PAD
+    mask = np.array([[True, True, True, True, False]])
+    out = keras.ops.convert_to_numpy(WindowContext(window=2)(hidden, mask))[0, :, 0]
+    # position 0: (2 + 3) / 2; 1: (1 + 3 + 4) / 3; 2: (1 + 2 + 4) / 3; 3: (2 + 3) / 2; 4 (PAD): (3 + 4) / 2
+    np.testing.assert_allclose(out, [2.5, 8 / 3, 7 / 3, 2.5, 3.5], rtol=1e-6)
+
+
+def test_bag_masked_lm_learns_a_word_from_its_neighbours():
+    """CBOW: in "a X b" rows X is fixed by its neighbours, which the bag's masked-LM head reads."""
+    model = build_model(tiny("bag", ngram_buckets=97, dropout=0.0), "masked_lm")
+    assert model.get_layer("context_window") is not None
+    rng = np.random.default_rng(0)
+    left = rng.integers(5, 14, size=512)
+    x = np.stack([left, np.full(512, 4), left + 9], axis=1).astype("int32")  # [a, MASK, a + 9]
+    y = np.stack([left, left, left + 9], axis=1).astype("int32")
+    weights = np.array([[0.0, 1.0, 0.0]] * 512, dtype="float32")
+    model.compile(
+        keras.optimizers.AdamW(learning_rate=3e-2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    history = model.fit(x, y, sample_weight=weights, batch_size=32, epochs=15, verbose=0).history["loss"]
+    predicted = np.argmax(keras.ops.convert_to_numpy(model(x[:64])), axis=-1)[:, 1]
+    assert history[-1] < 0.3 * history[0] and (predicted == left[:64]).mean() > 0.9, history

