@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("train", "train a model from a dataset"),
         ("pretrain", "pretrain a language model on raw text (causal or masked LM)"),
         ("finetune", "fine-tune a classifier or tagger from a pretrained run's backbone"),
+        ("search", "try N classifier settings within M minutes, ranked by validation macro-F1"),
     ):
         _add_train_options(sub.add_parser(name, help=helptext), name)
 
@@ -96,6 +97,9 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
             "optimisation chosen from the data, each reason printed and saved in config.json; flags you give "
             "still win. none: the config's (or the built-in) settings as they are",
         )
+    if command == "search":
+        p.add_argument("--trials", type=int, default=6, help="settings to try (default 6)")
+        p.add_argument("--minutes", type=float, default=5.0, help="time budget for all trials (default 5)")
     if command == "pretrain":
         objectives = tasks.specs(lambda s: s.pretrains)
         p.add_argument(
@@ -177,6 +181,31 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = RunDir.create(config)
     print(f"run: {run.path}")
     return _train(run, resume=False, quiet=args.quiet)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from models.engine.search import search
+
+    config = config_from_args(args)
+    config.task = tasks.default().name  # a search is over classifier settings
+    given = {key for key in OVERRIDES if getattr(args, key, None) is not None}
+    print(
+        f"search: up to {args.trials} settings within {args.minutes:g} minutes, ranked by validation macro-F1"
+    )
+
+    def show(trial: Any) -> None:
+        score = "no score" if trial.val_macro_f1 is None else f"val macro-F1 {trial.val_macro_f1:.3f}"
+        print(f"trial {trial.number}: {trial.run_id} ({trial.state}, {trial.seconds:.0f} s) {score}")
+
+    result = search(config, args.trials, args.minutes, keep=given, on_trial=show)
+    best = result.best
+    if best is None:
+        print("no trial finished with a score", file=sys.stderr)
+        return 1
+    print(
+        f"best: {best.run_id} (val macro-F1 {best.val_macro_f1:.3f}, test {best.test_macro_f1:.3f}); record: {result.path}"
+    )
+    return 0
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
@@ -352,6 +381,7 @@ COMMANDS = {
     "train": cmd_train,
     "pretrain": cmd_train,
     "finetune": cmd_train,
+    "search": cmd_search,
     "resume": cmd_resume,
     "stop": cmd_stop,
     "evaluate": cmd_evaluate,

@@ -32,9 +32,13 @@ TEN_PERCENT = (
 )  # of the 30% file: 10% / 5% / 15% of fortunes, as bench.pretrain_finetune splits it
 
 
-def recipe_run(name: str, path: Path, workspace: Path) -> dict[str, Any]:
-    """`python -m app train --data FILE --quiet` (the 10% set: a config holding only its split fractions)."""
-    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--quiet"]
+def recipe_run(
+    name: str, path: Path, workspace: Path, search: tuple[int, float] | None = None
+) -> dict[str, Any]:
+    """`python -m app train --data FILE --quiet` (the 10% set: a config holding only its split fractions);
+    with ``search`` (trials, minutes), `python -m app search ...` instead, scored by its best trial."""
+    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "search" if search else "train"]
+    command += ["--trials", str(search[0]), "--minutes", str(search[1])] if search else ["--quiet"]
     if "10%" in name:
         from models.config import RunConfig
 
@@ -43,7 +47,7 @@ def recipe_run(name: str, path: Path, workspace: Path) -> dict[str, Any]:
         base.data.val_fraction, base.data.test_fraction = TEN_PERCENT
         config = workspace.parent / f"{path.stem}-split.json"
         base.save(config)
-        command += ["--config", str(config), "--recipe", "auto"]
+        command += ["--config", str(config)] + ([] if search else ["--recipe", "auto"])
     else:
         command += ["--data", str(path)]
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
@@ -53,7 +57,13 @@ def recipe_run(name: str, path: Path, workspace: Path) -> dict[str, Any]:
     wall = time.perf_counter() - started
     if done.returncode:
         raise RuntimeError(f"{name}: {done.stderr[-2000:]}")
-    (run,) = set((workspace / "runs").glob("*")) - before
+    new = set((workspace / "runs").glob("*")) - before
+    if search:
+        (ranking,) = sorted((workspace / "searches").glob("*-ranking.json"))[-1:]
+        best = json.loads(ranking.read_text())["best_run"]
+        (run,) = [r for r in new if r.name == best]
+    else:
+        (run,) = new
     report = json.loads((run / "eval.json").read_text())
     config = json.loads((run / "config.json").read_text())
     status = json.loads((run / "status.json").read_text())
@@ -67,10 +77,13 @@ def recipe_run(name: str, path: Path, workspace: Path) -> dict[str, Any]:
         "kind": config["model"]["kind"],
         "tokenizer": config["tokenizer"]["kind"],
         "run": run.name,
+        "trials": len(new),
     }
 
 
-def one_dataset(name: str, path: Path, workspace: Path, peer: bool) -> dict[str, Any]:
+def one_dataset(
+    name: str, path: Path, workspace: Path, peer: bool, args: argparse.Namespace
+) -> dict[str, Any]:
     from data.loaders import load_dataset
     from data.splits import split_frame
 
@@ -78,12 +91,18 @@ def one_dataset(name: str, path: Path, workspace: Path, peer: bool) -> dict[str,
     frame = load_dataset(path, need_labels=True).frame
     splits = split_frame(frame, val, test, seed=SEED, stratify=True)
     labels = sorted(frame["label"].unique().tolist())
-    ours = recipe_run(name, path, workspace)
+    ours = None if args.search_only else recipe_run(name, path, workspace)
+    searched = (
+        recipe_run(name, path, workspace, (args.search_trials, args.search_minutes))
+        if args.search_minutes
+        else None
+    )
     return {
         "rows": {"train": len(splits.train), "val": len(splits.val), "test": len(splits.test)},
         "classes": len(labels),
         "recipe": ours,
-        "tfidf": ours["baseline"],
+        "tfidf": (ours or searched or {}).get("baseline"),
+        "search": searched,
         "fasttext": fasttext_run(splits, labels, Path(tempfile.mkdtemp(prefix="textlab-ft-")))
         if peer
         else None,
@@ -94,18 +113,23 @@ def markdown(results: dict[str, Any]) -> str:
     nan = float("nan")
     lines = [
         "| data | classes | train rows | TF-IDF + LR | fastText | default recipe (ours) | ours - TF-IDF | "
-        "ours wall s (whole command) | s per 10k train rows | fastText s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "ours wall s (whole command) | s per 10k train rows | fastText s | search: best trial (trials, wall s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in results.items():
-        ours, tfidf, ft = r["recipe"], r["tfidf"] or {}, r["fasttext"] or {"macro_f1": nan, "wall_s": nan}
+        ours = r["recipe"] or {"macro_f1": nan, "wall_s": nan}
+        tfidf, ft = r["tfidf"] or {}, r["fasttext"] or {"macro_f1": nan, "wall_s": nan}
         per10k = ours["wall_s"] / r["rows"]["train"] * 10_000
         lines.append(
             f"| {name} | {r['classes']} | {r['rows']['train']} | {tfidf.get('macro_f1', nan):.3f} | "
             f"{ft['macro_f1']:.3f} | {ours['macro_f1']:.3f} | {ours['macro_f1'] - tfidf.get('macro_f1', nan):+.3f} | "
-            f"{ours['wall_s']:.0f} | {per10k:.0f} | {ft['wall_s']:.1f} |"
+            f"{ours['wall_s']:.0f} | {per10k:.0f} | {ft['wall_s']:.1f} | {_searched(r.get('search'))} |"
         )
-    gaps = [r["recipe"]["macro_f1"] - (r["tfidf"] or {}).get("macro_f1", 0.0) for r in results.values()]
+    gaps = [
+        r["recipe"]["macro_f1"] - (r["tfidf"] or {}).get("macro_f1", 0.0)
+        for r in results.values()
+        if r["recipe"]
+    ]
     if gaps:
         wins = sum(g >= 0 for g in gaps)
         lines.append(
@@ -114,18 +138,27 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _searched(found: dict[str, Any] | None) -> str:
+    if not found:
+        return "-"
+    return f"{found['macro_f1']:.3f} {found['kind']} ({found['trials']}, {found['wall_s']:.0f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--only", help="run only the datasets whose name contains this")
     parser.add_argument("--no-peer", action="store_true", help="skip fastText")
+    parser.add_argument("--search-minutes", type=float, default=0, help="also `app search` with this budget")
+    parser.add_argument("--search-trials", type=int, default=6)
+    parser.add_argument("--search-only", action="store_true", help="only the search column (and TF-IDF)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="textlab-recipe-"))
     results: dict[str, Any] = {}
     for name, path in datasets(folder).items():
         if args.only and args.only not in name:
             continue
-        results[name] = one_dataset(name, path, folder / "workspace", not args.no_peer)
+        results[name] = one_dataset(name, path, folder / "workspace", not args.no_peer, args)
         print(name, json.dumps(results[name]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -60,6 +60,16 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
         stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
         resume = gr.Button("Resume", elem_id="train-resume")
+    with gr.Accordion("Try several settings", open=False, elem_id="train-search-box"):
+        with gr.Row():
+            trials = gr.Number(6, label="Settings to try", precision=0, minimum=1, elem_id="train-trials")
+            minutes = gr.Number(5, label="Within minutes", minimum=0.5, elem_id="train-minutes")
+            search = gr.Button("Search", elem_id="train-search")
+        search_info = gr.Markdown(
+            "Trains the model kinds, sizes, learning rates and dropouts Optuna proposes, starting from the "
+            "recipe, ranked by validation macro-F1; fields you edited stay yours.",
+            elem_id="train-search-info",
+        )
     error = gr.Markdown(visible=False, elem_id="train-error", elem_classes=["textlab-error"])
     watched = gr.Dropdown([], label="Run shown below", elem_id="train-run")
     progress = gr.Markdown(views.progress_markdown(None, {}, []), elem_id="train-progress")
@@ -91,6 +101,24 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         except (DataError, ValueError) as err:
             return gr.update(value=views.error_markdown(err), visible=True), gr.update()
         return gr.update(visible=False), _watch_update(workspace, str(run.path))
+
+    def on_search(data: dict | None, n: Any, budget: Any, *values: Any) -> tuple:
+        from models.engine.launcher import launch_search
+        from models.engine.recipe import RECIPE_KEYS
+
+        form = read_form(list(values))
+        try:
+            config = forms.run_config(workspace, data, form)
+            base = launch_search(config, int(n or 1), float(budget or 1), set(form.own) & set(RECIPE_KEYS))
+        except (DataError, ValueError) as err:
+            return gr.update(value=views.error_markdown(err), visible=True), gr.update()
+        stamp = base.name.removesuffix("-config.json")
+        info = (
+            f"**Search {stamp} started:** up to {int(n or 1)} settings within {float(budget or 1):g} minutes. "
+            f"Each trial is a run named `search {stamp} #k` (Runs tab); the ranking is saved in "
+            f"`searches/{stamp}-ranking.json`, best first."
+        )
+        return gr.update(visible=False), info
 
     def on_stop(path: str | None) -> Any:
         if path:
@@ -171,6 +199,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         trigger_mode="always_last",
     )
     start.click(on_start, [dataset, *form_inputs], [error, watched])
+    search.click(on_search, [dataset, trials, minutes, *form_inputs], [error, search_info])
     stop.click(on_stop, [watched], [error])
     resume.click(on_resume, [watched], [error])
     timer.tick(on_tick, [watched, seen], [progress, chart, seen], show_progress="hidden")

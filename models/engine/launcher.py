@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from models.config import RunConfig
@@ -28,15 +29,30 @@ def launch_resume(run: RunDir) -> RunDir:
     return run
 
 
+def launch_search(config: RunConfig, trials: int, minutes: float, keep: set[str]) -> Path:
+    """Start models.engine.search in a child process; returns the path of its saved base config at once
+    (the trials appear as runs, the ranking in <workspace>/searches/)."""
+    folder = Path(config.workspace) / "searches"
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-config.json"
+    config.save(base)
+    command = ["-m", "models.engine.search", str(base), "--trials", str(trials), "--minutes", str(minutes)]
+    _child([*command, "--keep", ",".join(sorted(keep))], config.backend, base.with_suffix(".log"))
+    return base
+
+
 def _spawn(run: RunDir) -> subprocess.Popen:
-    config = run.config()
-    env = dict(os.environ, KERAS_BACKEND=config.backend, TF_CPP_MIN_LOG_LEVEL="2")
+    # The engine's own entry point: resume continues from the last checkpoint, or starts a run that has none.
+    return _child(["-m", "models.engine", str(run.path), "--resume"], run.config().backend, run.log_path)
+
+
+def _child(arguments: list[str], backend: str, log_path: Path) -> subprocess.Popen:
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
     root = Path(__file__).resolve().parents[2]  # the repository, so the child imports this checkout
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
-    log = open(run.log_path, "ab")  # noqa: SIM115  the child owns it
-    # The engine's own entry point: resume continues from the last checkpoint, or starts a run that has none.
+    log = open(log_path, "ab")  # noqa: SIM115  the child owns it
     process = subprocess.Popen(
-        [sys.executable, "-m", "models.engine", str(run.path), "--resume"],
+        [sys.executable, *arguments],
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -76,6 +76,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         test=eval_set(test_x, test_y),
         labels=labels,
         test_arrays=(test_x, test_y),
+        val_arrays=(va_x, va_y),
         texts=texts,
         report=report,
     )
@@ -88,6 +89,11 @@ def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:
     logits = model.predict(x, batch_size=128, verbose=0)
     predictions = np.argmax(logits, axis=-1)
     report = {**classification_metrics(y, predictions, data.labels), "split": "test"}
+    if data.val_arrays is not None and len(data.val_arrays[0]):  # what a search ranks by (never the test)
+        val_x, val_y = data.val_arrays
+        val_predictions = np.argmax(model.predict(val_x, batch_size=128, verbose=0), axis=-1)
+        report["val_macro_f1"] = classification_metrics(val_y, val_predictions, data.labels)["macro_f1"]
+        report["val_rows"] = len(val_y)
     if data.texts is not None:
         baseline = tfidf_logreg(data.texts["train"], data.texts["val"], data.texts["test"], data.labels)
         report["baseline"] = baseline

@@ -32,6 +32,7 @@ class PreparedData:
     labels: list[str] | None = None
     # classify: (ids, label ids); tag: (ids, tag ids, weights) for the report
     test_arrays: tuple[np.ndarray, ...] | None = None
+    val_arrays: tuple[np.ndarray, ...] | None = None  # classify: (ids, label ids) of the validation split
     test_tags: list[list[str]] | None = None  # tag: gold word tags of the test sentences
     # classify: raw texts and label ids of each split ("train", "val", "test"), for the classic baseline
     texts: dict[str, tuple[list[str], np.ndarray]] | None = None
