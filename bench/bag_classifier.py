@@ -15,6 +15,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -193,16 +194,28 @@ def main() -> None:
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--no-peer", action="store_true", help="skip fastText (for ablations)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="textlab-bag-"))
+    each_dataset(
+        args, "textlab-bag-", lambda name, path, ws: one_dataset(name, path, str(ws), args), markdown
+    )
+
+
+def each_dataset(
+    args: argparse.Namespace,
+    prefix: str,
+    one: Callable[[str, Path, Path], dict[str, Any]],
+    table: Callable[[dict[str, Any]], str],
+) -> None:
+    """Run ``one(name, path, workspace)`` on every dataset (``--only`` filters), print and save the results."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     results: dict[str, Any] = {}
     for name, path in datasets(folder).items():
         if args.only and args.only not in name:
             continue
-        results[name] = one_dataset(name, path, str(folder / "workspace"), args)
+        results[name] = one(name, path, folder / "workspace")
         print(name, json.dumps(results[name]), flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(markdown(results))
+    print(table(results))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.bag_classifier import SEED, datasets, fasttext_run
+from bench.bag_classifier import SEED, each_dataset, fasttext_run
 
 ROOT = Path(__file__).resolve().parent.parent
 TEN_PERCENT = (
@@ -153,16 +153,12 @@ def main() -> None:
     parser.add_argument("--search-trials", type=int, default=6)
     parser.add_argument("--search-only", action="store_true", help="only the search column (and TF-IDF)")
     args = parser.parse_args()
-    folder = Path(tempfile.mkdtemp(prefix="textlab-recipe-"))
-    results: dict[str, Any] = {}
-    for name, path in datasets(folder).items():
-        if args.only and args.only not in name:
-            continue
-        results[name] = one_dataset(name, path, folder / "workspace", not args.no_peer, args)
-        print(name, json.dumps(results[name]), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(markdown(results))
+    each_dataset(
+        args,
+        "textlab-recipe-",
+        lambda name, path, ws: one_dataset(name, path, ws, not args.no_peer, args),
+        markdown,
+    )
 
 
 if __name__ == "__main__":
