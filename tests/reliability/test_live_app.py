@@ -23,7 +23,7 @@ from tests.reliability.helpers import AppServer, tiny_config
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 RESPONSIVE_S = 5.0  # generous: a behaviour check on a loaded two-core machine, not a benchmark
-EPOCHS = 3  # 12 steps each on the generated sentiment data
+EPOCHS = 20  # 240 steps each on the generated sentiment data: ~10 s of training, so both runs overlap
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,7 @@ def test_two_runs_side_by_side_while_the_ui_stays_responsive(app: AppServer, tmp
     for _ in range(2):  # the same settings and name twice, as a double click on Start would give
         config = tiny_config(app.workspace, data)
         config.name, config.train.epochs, config.train.checkpoint_every = "twin", EPOCHS, 5
+        config.train.early_stopping_patience = None  # every epoch runs: the step count below is exact
         configs.append(config)
     runs = [launch(config) for config in configs]
     assert runs[0].path != runs[1].path and runs[0].path.parent == runs[1].path.parent
