@@ -155,14 +155,10 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise DataError("no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet or TXT).")
     recipe = getattr(args, "recipe", "none") or ("none" if getattr(args, "config", None) else "auto")
     if recipe == "auto":
-        from models.engine.recipe import choose, has_recipe
+        from models.engine.recipe import choose, require_recipe
 
-        if args.recipe == "auto" and not has_recipe(config):  # asked for by name: say this task has none
-            raise DataError(
-                f"the data-driven recipe is for classifiers trained from scratch; {config.task} runs take "
-                "explicit settings.",
-                hint="drop --recipe auto, or train a classifier.",
-            )
+        if args.recipe == "auto":  # asked for by name: say so when this task has none
+            require_recipe(config, "the data-driven recipe", "drop --recipe auto, or train a classifier.")
         choose(config, keep=set(given))
     return config
 

@@ -65,7 +65,7 @@ class TrainForm:
 
 def run_config(workspace: str, dataset: dict[str, Any] | None, form: TrainForm) -> RunConfig:
     """The run's config from the form and the Data tab's dataset, as `python -m app train ...` builds it."""
-    from models.engine.recipe import RECIPE_KEYS, choose, has_recipe
+    from models.engine.recipe import choose, has_recipe
 
     task, finetune = TASK_CHOICES.get(form.task_label, (tasks.default().name, False))
     dataset = dataset or {}
@@ -76,8 +76,15 @@ def run_config(workspace: str, dataset: dict[str, Any] | None, form: TrainForm) 
     if form.recipe and has_recipe(config):
         # The recipe's choices replace what the form shows, except the fields the user edited (the CLI's
         # flags given); with nothing to choose from (no readable data yet) the form's values stand.
-        choose(config, keep=set(form.own) & set(RECIPE_KEYS))
+        choose(config, keep=own_settings(form))
     return config
+
+
+def own_settings(form: TrainForm) -> set[str]:
+    """The recipe settings the user edited in the form: the CLI's flags given, kept by recipe and search."""
+    from models.engine.recipe import RECIPE_KEYS
+
+    return set(form.own) & set(RECIPE_KEYS)
 
 
 def recipe_fields(config: RunConfig) -> dict[str, Any]:

@@ -104,12 +104,11 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
 
     def on_search(data: dict | None, n: Any, budget: Any, *values: Any) -> tuple:
         from models.engine.launcher import launch_search
-        from models.engine.recipe import RECIPE_KEYS
 
         form = read_form(list(values))
         try:
             config = forms.run_config(workspace, data, form)
-            base = launch_search(config, int(n or 1), float(budget or 1), set(form.own) & set(RECIPE_KEYS))
+            base = launch_search(config, int(n or 1), float(budget or 1), forms.own_settings(form))
         except (DataError, ValueError) as err:
             return gr.update(value=views.error_markdown(err), visible=True), gr.update()
         stamp = base.name.removesuffix("-config.json")

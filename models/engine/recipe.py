@@ -25,7 +25,7 @@ OPTIMISER = {"epochs": 30, "early_stopping_patience": 3}
 # Learning rate by model kind: the bag's from its benchmark; the others keep the engine's default, the one
 # their measured settings used (a user who picks the Transformer or the LSTM still gets the rest of the recipe).
 LEARNING_RATES = {"bag": 3e-3, "transformer": 1e-3, "lstm": 1e-3}
-# Settings the recipe may choose: the Train tab greys none of them, and a user's own value for any one wins.
+# Settings the recipe may choose: a user's own value for any one of them wins (CLI flag or edited Train field).
 RECIPE_KEYS = (
     "tokenizer",
     "vocab_size",
@@ -103,6 +103,15 @@ def has_recipe(config: RunConfig) -> bool:
     """Whether the config's task has a data-driven recipe: a classifier trained from scratch (a fine-tune's
     model is its pretrained backbone's)."""
     return tasks.get(config.task).interface == tasks.CLASSIFY and not config.finetune.from_run
+
+
+def require_recipe(config: RunConfig, what: str, hint: str) -> None:
+    """Refuse, naming ``what`` (the recipe, the search), a task that has no recipe."""
+    if not has_recipe(config):
+        raise DataError(
+            f"{what} is for classifiers trained from scratch; {config.task} runs take explicit settings.",
+            hint=hint,
+        )
 
 
 def choose(config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> RunConfig:

@@ -21,7 +21,7 @@ from typing import Any
 from data.errors import DataError
 from data.fileio import atomic_write_json
 from models.config import RunConfig
-from models.engine.recipe import choose, has_recipe
+from models.engine.recipe import choose, require_recipe
 
 # What a trial may change, as RunConfig OVERRIDES keys. The bag first: it is the recipe's kind and the
 # cheapest, so a short budget still tries several; the LSTM and Transformer get a chance when time allows.
@@ -86,11 +86,7 @@ def search(
 
     from models.engine.train import train
 
-    if not has_recipe(base):
-        raise DataError(
-            f"the search is for classifiers trained from scratch; {base.task} runs take explicit settings.",
-            hint="search a classifier's settings, or train this task directly.",
-        )
+    require_recipe(base, "the search", "search a classifier's settings, or train this task directly.")
     if trials < 1 or minutes <= 0:
         raise DataError("a search needs at least 1 trial and a time budget above 0 minutes.")
     base = choose(copy.deepcopy(base), keep=keep)  # trials start from the data's recipe
