@@ -154,6 +154,7 @@ def tag(loaded: LoadedRun, text: str | list[str]) -> list[tuple[str, str]]:
     longer than the sequence length is tagged window by window, so every word gets a tag.
     """
     from data.token_alignment import align_words
+    from models.tasks.token_classifier import word_tags
 
     require_interface(loaded, tasks.TAG)
     words = text.split() if isinstance(text, str) else [str(w) for w in text]
@@ -163,8 +164,8 @@ def tag(loaded: LoadedRun, text: str | list[str]) -> list[tuple[str, str]]:
         aligned = align_words(loaded.tokenizer, [words[start:]], None, loaded.seq_len)
         kept = int(aligned.words_kept[0])  # >= 1: a word's first sub-token always fits after [BOS]
         logits = np.asarray(loaded.model.predict_on_batch(aligned.ids))[0]
-        positions = np.flatnonzero(aligned.weights[0] > 0)
-        for word, k in zip(words[start : start + kept], logits[positions].argmax(axis=-1), strict=True):
-            tagged.append((word, loaded.labels[int(k)]))
+        # BIO-valid tags (I-x only after B-x / I-x), decoded at each kept word's first sub-token.
+        tags = word_tags(logits, aligned.weights[0], kept, loaded.labels)
+        tagged.extend(zip(words[start : start + kept], tags, strict=True))
         start += kept
     return tagged

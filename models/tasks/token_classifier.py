@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.bio_decoding import decode_tags
 from data.conll import OUTSIDE, entity_spans, is_conll_path, load_conll
 from data.errors import DataError
 from data.splits import split_frame
@@ -90,15 +91,21 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     )
 
 
+def word_tags(logits: np.ndarray, weights: np.ndarray, words: int, labels: list[str]) -> list[str]:
+    """One sentence's logits ``[seq_len, K]`` -> a BIO-valid tag per word (decoded at each word's first
+    sub-token); words cut by seq_len get O."""
+    tags = decode_tags(logits[weights > 0], labels)
+    return tags + [OUTSIDE] * (words - len(tags))
+
+
 def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:
     """Entity-level (exact span and type) precision/recall/F1 on the test sentences, plus word accuracy."""
     ids, _, weights = data.test_arrays
-    predictions = np.argmax(model.predict(ids, batch_size=128, verbose=0), axis=-1)
-    labels = data.labels
-    predicted: list[list[str]] = []
-    for row, gold in zip(range(len(ids)), data.test_tags, strict=True):
-        tags = [labels[k] for k in predictions[row][weights[row] > 0]]
-        predicted.append(tags + [OUTSIDE] * (len(gold) - len(tags)))  # words cut by seq_len: predicted O
+    logits = model.predict(ids, batch_size=128, verbose=0)
+    predicted = [
+        word_tags(logits[row], weights[row], len(gold), data.labels)
+        for row, gold in enumerate(data.test_tags)
+    ]
     return {**entity_metrics(data.test_tags, predicted), "split": "test"}
 
 
