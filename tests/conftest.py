@@ -43,6 +43,50 @@ def make_corpus(path: Path, chars: int = 30_000, seed: int = 0) -> Path:
     return path
 
 
+NAMES_FIRST = [
+    "Anna",
+    "Bruno",
+    "Chen",
+    "Dara",
+    "Emil",
+    "Farah",
+    "Goran",
+    "Hana",
+    "Ivo",
+    "Jia",
+    "Kofi",
+    "Lena",
+]
+NAMES_LAST = ["Okafor", "Silva", "Novak", "Tanaka", "Moreau", "Haddad", "Larsen", "Kowal"]
+NAMES_PLACES = ["Lisbon", "Nairobi", "Osaka", "Quito", "Riga", "Tunis", "Hanoi", "Perth", "Bergen", "Cusco"]
+NAMES_TEMPLATES = [
+    "{per} flew to {loc} today",
+    "we saw {per} in {loc} with {w}",
+    "{loc} welcomes {per}",
+    "the {w} in {loc} was {w} {w}",
+    "{per} said the {w} was {w}",
+    "{w} {w} and {w}",
+]
+
+
+def make_names_conll(path: Path, sentences: int = 400, seed: int = 0) -> Path:
+    """Capitalised two-word person names and one-word places among lowercase filler words, in CoNLL."""
+    rng = random.Random(seed)
+    blocks = []
+    for _ in range(sentences):
+        lines = []
+        for piece in rng.choice(NAMES_TEMPLATES).split():
+            if piece == "{per}":
+                lines += [f"{rng.choice(NAMES_FIRST)}\tB-person", f"{rng.choice(NAMES_LAST)}\tI-person"]
+            elif piece == "{loc}":
+                lines.append(f"{rng.choice(NAMES_PLACES)}\tB-place")
+            else:
+                lines.append(f"{rng.choice(FILLER) if piece == '{w}' else piece}\tO")
+        blocks.append("\n".join(lines))
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
 @pytest.fixture
 def sentiment_csv(tmp_path: Path) -> Path:
     return make_sentiment_csv(tmp_path / "sentiment.csv")

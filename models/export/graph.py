@@ -13,6 +13,7 @@ from models import tasks
 CLASSIFY = "classify"  # token_ids [1, L] -> logits [1, num_classes]
 NEXT_TOKEN = "next_token"  # token_ids [1, L], position [1] -> logits [1, vocab]: the generation step
 SCORE = "score"  # token_ids [1, L] -> logits [1, L, vocab]: every position (perplexity, scoring)
+TAG = "tag"  # token_ids [1, L] -> logits [1, L, num_tags]: read at each word's first sub-token
 
 
 @dataclass(frozen=True)
@@ -62,8 +63,9 @@ def endpoints(model: Any, interface: str | None, seq_len: int) -> dict[str, Endp
     import tensorflow as tf
 
     token_ids = tf.TensorSpec([1, seq_len], tf.int32, name="token_ids")
-    if interface == tasks.CLASSIFY:
-        return {CLASSIFY: Endpoint(lambda ids: {"logits": model(ids, training=False)}, [token_ids])}
+    if interface in (tasks.CLASSIFY, tasks.TAG):
+        name = CLASSIFY if interface == tasks.CLASSIFY else TAG
+        return {name: Endpoint(lambda ids: {"logits": model(ids, training=False)}, [token_ids])}
     if interface == tasks.GENERATE:
         position = tf.TensorSpec([1], tf.int32, name="position")
 

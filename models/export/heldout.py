@@ -21,6 +21,7 @@ class HeldOut:
     ids: np.ndarray  # [N, seq_len] int32, exactly what the model sees
     targets: np.ndarray | None  # classifier: label ids [N]; causal LM: next token ids [N, seq_len]
     source: str  # where the examples came from, for the report
+    weights: np.ndarray | None = None  # tagger: 1.0 at each word's first sub-token [N, seq_len], else 0
 
 
 def held_out(run: RunDir, config: RunConfig, tokenizer: Any, limit: int = 200) -> HeldOut:
@@ -33,11 +34,17 @@ def held_out(run: RunDir, config: RunConfig, tokenizer: Any, limit: int = 200) -
         prepared = tasks.prepare(config, run, tokenizer)
     except (DataError, OSError) as err:
         return _random_examples(config, limit, reason=str(err))
-    if tasks.get(config.task).interface == tasks.CLASSIFY:
+    interface = tasks.get(config.task).interface
+    if interface in (tasks.CLASSIFY, tasks.TAG):
         if prepared.test_arrays is None or not len(prepared.test_arrays[0]):
             return _random_examples(config, limit, reason="the run's data has no held-out rows")
-        ids, labels = prepared.test_arrays
-        return HeldOut(ids[:limit].astype(np.int32), labels[:limit].astype(np.int32), "held-out split")
+        ids, labels, *weights = prepared.test_arrays  # a tagger's arrays also say where each word starts
+        return HeldOut(
+            ids[:limit].astype(np.int32),
+            labels[:limit].astype(np.int32),
+            "held-out split",
+            weights[0][:limit] if weights else None,
+        )
     if prepared.test is None:
         return _random_examples(config, limit, reason="the run's data has no held-out text")
     xs, ys = [], []

@@ -52,7 +52,7 @@ def build_metadata(
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "task": config.task,
-        "interface": interface,  # what the app does with it: "classify" or "generate"
+        "interface": interface,  # what the app does with it: "classify", "generate" or "tag"
         "model_kind": config.model.kind,
         "files": {
             "model": MODEL_FILE,
@@ -107,6 +107,21 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
     if interface == tasks.CLASSIFY:
         rules["truncation"] = f"keep the first {seq_len - 1} tokens after [BOS]; pad to {seq_len}"
         rules["output"] = "logits [1, num_classes]; softmax gives label probabilities in labels.txt order"
+    elif interface == tasks.TAG:
+        rules["words"] = (
+            "split the text on whitespace; encode each word on its own ([UNK] if it encodes to nothing) and "
+            "lay the pieces out as [BOS] w1 sep w2 sep w3 ..., where sep is what a space encodes to "
+            "(nothing for WordPiece, the space character for the char tokenizer)"
+        )
+        rules["truncation"] = (
+            f"stop before the first word whose first piece would not fit in {seq_len} tokens; pad to "
+            f"{seq_len}; tag the remaining words in the next window"
+        )
+        rules["output"] = (
+            "tag: logits [1, seq_len, num_tags]; read each word at its first piece; decode the words' "
+            "log-softmax with Viterbi, I-x allowed only after B-x or I-x (data/bio_decoding.py); tags "
+            "in labels.txt order"
+        )
     else:
         rules["truncation"] = f"keep the last {seq_len} tokens (drop from the left); pad to {seq_len}"
         rules["output"] = "next_token: logits [1, vocab] at `position`; score: logits [1, seq_len, vocab]"

@@ -7,10 +7,14 @@ This is the file to port to an app. It imports neither TensorFlow nor Keras, and
   generate:  [BOS] + token ids of the prompt; then repeatedly: the last seq_len tokens, padded
              -> signature "next_token" at the last real position -> logits [1, vocab]
              -> greedy / temperature / top-k choice -> append; stop at [EOS] or after max tokens
+  tag:       [BOS] w1 sep w2 ... (each word encoded alone; sep = what a space encodes to), padded
+             -> signature "tag" -> logits [1, seq_len, tags] read at each word's first piece
+             -> Viterbi with I-x only after B-x / I-x -> one tag per word; long texts window by window
 
 Usage:
   python -m models.export.run_bundle BUNDLE_DIR_OR_ZIP --text "what a lovely film"
   python -m models.export.run_bundle BUNDLE_DIR_OR_ZIP --prompt "Once" --max-tokens 50 --temperature 0.8 --top-k 20
+  python -m models.export.run_bundle BUNDLE_DIR_OR_ZIP --text "Anna flew to Lisbon"     # a tagger bundle
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from data.bio_decoding import decode_tags
 from data.tokenizers.base import read_saved
 from data.tokenizers.char import CharTokenizer
 from data.tokenizers.wordpiece_py import WordPieceEncoder
@@ -74,7 +79,9 @@ class Bundle:
             "classify" if "classify" in self.meta["signatures"] else "generate"
         )
         self.seq_len = int(self.meta["sequence_length"])
-        self.pad, self.bos, self.eos = (self.meta["special_tokens"][k] for k in ("pad", "bos", "eos"))
+        self.pad, self.bos, self.eos, self.unk = (
+            self.meta["special_tokens"][k] for k in ("pad", "bos", "eos", "unk")
+        )
         self.tokenizer = load_tokenizer(path, self.meta["preprocessing"]["tokenizer"])
         labels = path / "labels.txt"
         self.labels = labels.read_text(encoding="utf-8").splitlines() if labels.exists() else []
@@ -93,6 +100,24 @@ class Bundle:
         logits = self.interpreter.get_signature_runner("classify")(token_ids=self.window(ids))["logits"][0]
         ranked = sorted(zip(self.labels, softmax(logits).tolist(), strict=True), key=lambda pair: -pair[1])
         return dict(ranked)
+
+    def tag(self, text: str) -> list[tuple[str, str]]:
+        """(word, tag) for every whitespace-separated word of ``text``, the tags BIO-valid."""
+        runner = self.interpreter.get_signature_runner("tag")
+        words, sep = text.split(), self.tokenizer.encode(" ")
+        tagged: list[tuple[str, str]] = []
+        while len(tagged) < len(words):
+            ids, firsts = [self.bos], []
+            for word in words[len(tagged) :]:
+                gap = sep if firsts else []
+                if len(ids) + len(gap) >= self.seq_len:  # this word's first piece would not fit: next window
+                    break
+                firsts.append(len(ids) + len(gap))
+                ids += gap + (self.tokenizer.encode(word) or [self.unk])
+            logits = runner(token_ids=self.window(ids[: self.seq_len]))["logits"][0]
+            tags = decode_tags(logits[firsts], self.labels)
+            tagged += zip(words[len(tagged) : len(tagged) + len(firsts)], tags, strict=True)
+        return tagged
 
     def generate(
         self,
@@ -124,7 +149,7 @@ class Bundle:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run an exported keras-textlab bundle with LiteRT.")
     parser.add_argument("bundle", help="bundle folder or .zip")
-    parser.add_argument("--text", action="append", help="text to classify (repeatable)")
+    parser.add_argument("--text", action="append", help="text to classify or tag (repeatable)")
     parser.add_argument("--prompt", help="prompt to continue (causal LM bundles)")
     parser.add_argument("--max-tokens", type=int, default=50)
     parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
@@ -138,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             probs = bundle.classify(text)
             print(f"{text!r}: " + ", ".join(f"{label}={p:.3f}" for label, p in probs.items()))
         return 0
+    if bundle.interface == "tag" and args.text:
+        for text in args.text:
+            print(" ".join(f"{word}/{tag}" for word, tag in bundle.tag(text)))
+        return 0
     if bundle.interface == "generate" and args.prompt is not None:
         sys.stdout.write(args.prompt)
         for piece in bundle.generate(args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed):
@@ -145,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()
         sys.stdout.write("\n")
         return 0
-    need = "--text" if bundle.interface == "classify" else "--prompt"
+    need = "--prompt" if bundle.interface == "generate" else "--text"
     print(f'error: this bundle holds a {bundle.task} model; pass {need} "..."', file=sys.stderr)
     return 2
 

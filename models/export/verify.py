@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from models.export.graph import CLASSIFY, NEXT_TOKEN, SCORE
+from models.export.graph import CLASSIFY, NEXT_TOKEN, SCORE, TAG
 from models.export.heldout import HeldOut
 from models.tasks.spec import CLASSIFY as CLASSIFY_INTERFACE
+from models.tasks.spec import TAG as TAG_INTERFACE
 
 _CHUNK = 16  # Keras batch while comparing LM logits: [16, seq_len, vocab] float32 stays small
 
@@ -44,7 +45,8 @@ def signature_io(interpreter: Any) -> dict[str, dict[str, list[dict[str, Any]]]]
 def verify(model: Any, tflite_path: Path, interface: str | None, examples: HeldOut) -> dict[str, Any]:
     """Agreement numbers between ``model`` (Keras) and the exported file on ``examples``."""
     interpreter = load_interpreter(tflite_path)
-    check = _verify_classifier if interface == CLASSIFY_INTERFACE else _verify_causal_lm
+    checks = {CLASSIFY_INTERFACE: _verify_classifier, TAG_INTERFACE: _verify_tagger}
+    check = checks.get(interface, _verify_causal_lm)
     return {
         "examples": int(len(examples.ids)),
         "source": examples.source,
@@ -74,6 +76,29 @@ def _verify_classifier(model: Any, interpreter: Any, examples: HeldOut) -> dict[
     if examples.targets is not None:
         report["keras_accuracy"] = float(np.mean(reference.argmax(-1) == examples.targets))
         report["litert_accuracy"] = float(np.mean(lite.argmax(-1) == examples.targets))
+    return report
+
+
+def _verify_tagger(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
+    """Per-word tag agreement (each word's first sub-token; every position for random ids) and logits."""
+    reference = np.concatenate(
+        [_keras_logits(model, examples.ids[i : i + 64]) for i in range(0, len(examples.ids), 64)]
+    )
+    runner = interpreter.get_signature_runner(TAG)
+    started = time.perf_counter()
+    lite = np.concatenate([runner(token_ids=row[None])["logits"] for row in examples.ids])
+    ms = (time.perf_counter() - started) * 1000 / max(1, len(examples.ids))
+    words = examples.weights > 0 if examples.weights is not None else np.ones(examples.ids.shape, bool)
+    keras_tags, lite_tags = reference.argmax(-1)[words], lite.argmax(-1)[words]
+    report: dict[str, Any] = {
+        "tag_agreement": float(np.mean(keras_tags == lite_tags)),
+        "words": int(words.sum()),
+        "max_abs_logit_diff": float(np.abs(reference - lite).max()),
+        "litert_ms_per_call": {TAG: round(ms, 3)},
+    }
+    if examples.targets is not None:
+        report["keras_word_accuracy"] = float(np.mean(keras_tags == examples.targets[words]))
+        report["litert_word_accuracy"] = float(np.mean(lite_tags == examples.targets[words]))
     return report
 
 

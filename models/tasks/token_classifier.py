@@ -161,6 +161,7 @@ SPEC = TaskSpec(
     order=40,
     labelled=True,
     weighted_loss=True,
+    exportable=True,
     finetune_label="Fine-tune a token tagger from a run",
     interface=TAG,
 )
