@@ -158,7 +158,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         from models.engine.recipe import choose, require_recipe
 
         if args.recipe == "auto":  # asked for by name: say so when this task has none
-            require_recipe(config, "the data-driven recipe", "drop --recipe auto, or train a classifier.")
+            require_recipe(
+                config, "the data-driven recipe", "drop --recipe auto, or train a classifier or a tagger."
+            )
         choose(config, keep=set(given))
     return config
 
@@ -263,15 +265,18 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    """One word<TAB>tag line per word (CoNLL style), an empty line between texts."""
-    from models.engine.inference import tag
+    """One word<TAB>tag line per word (CoNLL style), then the entities found as spans; a blank line between texts."""
+    from models.engine.inference import entity_segments, tag
 
     loaded = _load(args)
     for i, text in enumerate(args.texts):
         if i:
             print()
-        for word, label in tag(loaded, text):
+        tagged = tag(loaded, text)
+        for word, label in tagged:
             print(f"{word}\t{label}")
+        entities = [f"[{words}]({kind})" for words, kind in entity_segments(tagged) if kind]
+        print(f"# entities: {', '.join(entities) if entities else 'none'}")
     return 0
 
 

@@ -91,10 +91,10 @@ def build(workspace: str) -> dict[str, Any]:
         return result, gr.update(visible=False)
 
     def on_tag(path: str | None, words: str) -> tuple:
-        from models.engine.inference import tag
+        from models.engine.inference import entity_segments, tag
 
-        try:
-            return tag(_loaded(path), words or ""), gr.update(visible=False)
+        try:  # entities as highlighted spans with their type; the words between them plain
+            return entity_segments(tag(_loaded(path), words or "")), gr.update(visible=False)
         except DataError as err:
             return None, gr.update(value=views.error_markdown(err), visible=True)
 

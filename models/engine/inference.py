@@ -169,3 +169,21 @@ def tag(loaded: LoadedRun, text: str | list[str]) -> list[tuple[str, str]]:
         tagged.extend(zip(words[start : start + kept], tags, strict=True))
         start += kept
     return tagged
+
+
+def entity_segments(tagged: list[tuple[str, str]]) -> list[tuple[str, str | None]]:
+    """``tag``'s (word, tag) pairs -> the text as segments: each entity's words joined with its type
+    (``("Hana Larsen", "person")``), the words between them unlabelled (``("flew to", None)``)."""
+    from data.conll import entity_spans
+
+    words = [word for word, _ in tagged]
+    segments: list[tuple[str, str | None]] = []
+    done = 0
+    for kind, first, last in entity_spans([t for _, t in tagged]):
+        if first > done:
+            segments.append((" ".join(words[done:first]), None))
+        segments.append((" ".join(words[first : last + 1]), kind))
+        done = last + 1
+    if done < len(words):
+        segments.append((" ".join(words[done:]), None))
+    return segments

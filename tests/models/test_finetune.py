@@ -352,8 +352,9 @@ def test_token_classifier_from_scratch_reports_entity_f1_and_cli_tags(tmp_path, 
     long_text = " ".join(["paris"] * 40)  # longer than seq_len: tagged window by window, no word lost
     assert len(tag(load_run(run), long_text)) == 40
     assert main(["--workspace", config.workspace, "tag", run.id, "tom ford flew to cairo"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    *lines, entities = capsys.readouterr().out.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == "tom ford flew to cairo".split()
+    assert entities.startswith("# entities: ")
 
 
 @backend
