@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +88,21 @@ def make_names_conll(path: Path, sentences: int = 400, seed: int = 0) -> Path:
         blocks.append("\n".join(lines))
     path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
     return path
+
+
+def run_bundle_without_frameworks(argv: list[str]) -> subprocess.CompletedProcess:
+    """``models.export.run_bundle.main(argv)`` in a fresh interpreter; its stdout ends with the line
+    ``HEAVY [...]``: which of TensorFlow, Keras, keras-hub, JAX and PyTorch it imported (none, for an app)."""
+    check = (
+        "import sys\n"
+        "from models.export.run_bundle import main\n"
+        f"rc = main({argv!r})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'keras_hub', 'jax', 'torch'})\n"
+        "print('HEAVY', heavy)\n"
+        "sys.exit(rc)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 @pytest.fixture

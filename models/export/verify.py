@@ -60,14 +60,17 @@ def _keras_logits(model: Any, ids: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(ids, training=False)).astype(np.float32)
 
 
-def _verify_classifier(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
-    reference = np.concatenate(
-        [_keras_logits(model, examples.ids[i : i + 64]) for i in range(0, len(examples.ids), 64)]
-    )
-    runner = interpreter.get_signature_runner(CLASSIFY)
+def _both_logits(model: Any, interpreter: Any, signature: str, ids: np.ndarray) -> tuple:
+    """(Keras logits, LiteRT logits, LiteRT ms per call) of one-input ``signature`` on every row of ``ids``."""
+    reference = np.concatenate([_keras_logits(model, ids[i : i + 64]) for i in range(0, len(ids), 64)])
+    runner = interpreter.get_signature_runner(signature)
     started = time.perf_counter()
-    lite = np.concatenate([runner(token_ids=row[None])["logits"] for row in examples.ids])
-    ms = (time.perf_counter() - started) * 1000 / max(1, len(examples.ids))
+    lite = np.concatenate([runner(token_ids=row[None])["logits"] for row in ids])
+    return reference, lite, (time.perf_counter() - started) * 1000 / max(1, len(ids))
+
+
+def _verify_classifier(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
+    reference, lite, ms = _both_logits(model, interpreter, CLASSIFY, examples.ids)
     report: dict[str, Any] = {
         "top1_agreement": float(np.mean(reference.argmax(-1) == lite.argmax(-1))),
         "max_abs_logit_diff": float(np.abs(reference - lite).max()),
@@ -81,13 +84,7 @@ def _verify_classifier(model: Any, interpreter: Any, examples: HeldOut) -> dict[
 
 def _verify_tagger(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
     """Per-word tag agreement (each word's first sub-token; every position for random ids) and logits."""
-    reference = np.concatenate(
-        [_keras_logits(model, examples.ids[i : i + 64]) for i in range(0, len(examples.ids), 64)]
-    )
-    runner = interpreter.get_signature_runner(TAG)
-    started = time.perf_counter()
-    lite = np.concatenate([runner(token_ids=row[None])["logits"] for row in examples.ids])
-    ms = (time.perf_counter() - started) * 1000 / max(1, len(examples.ids))
+    reference, lite, ms = _both_logits(model, interpreter, TAG, examples.ids)
     words = examples.weights > 0 if examples.weights is not None else np.ones(examples.ids.shape, bool)
     keras_tags, lite_tags = reference.argmax(-1)[words], lite.argmax(-1)[words]
     report: dict[str, Any] = {

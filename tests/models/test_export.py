@@ -20,7 +20,7 @@ from models.config import RunConfig
 from models.export import QUANTIZATIONS, export_run, export_runs
 from models.export.run_bundle import Bundle
 from models.run_dir import RunDir
-from tests.conftest import make_corpus, make_sentiment_csv
+from tests.conftest import make_corpus, make_sentiment_csv, run_bundle_without_frameworks
 
 if keras.backend.backend() != "tensorflow":
     pytest.skip("TFLite export runs on the TensorFlow backend only", allow_module_level=True)
@@ -178,18 +178,10 @@ def test_runner_command_line_without_tensorflow(exported):
     zip_path = run.exports_dir / f"{run.id}-int8.zip"
     task = run.config().task
     args = ["--text", TEXTS[0]] if task == "classifier" else ["--prompt", "The ", "--max-tokens", "12"]
-    check = (
-        "import sys\n"
-        "from models.export.run_bundle import main\n"
-        f"rc = main({[str(zip_path), *args]!r})\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'keras_hub', 'jax', 'torch'})\n"
-        "print('HEAVY', heavy)\n"
-        "sys.exit(rc)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = run_bundle_without_frameworks([str(zip_path), *args])
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stdout
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-m", "models.export.run_bundle", str(zip_path), *args],
         cwd=ROOT,

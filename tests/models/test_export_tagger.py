@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -14,12 +11,11 @@ import pytest
 from models.config import RunConfig
 from models.export import QUANTIZATIONS, export_runs
 from models.export.run_bundle import Bundle
-from tests.conftest import make_names_conll
+from tests.conftest import make_names_conll, run_bundle_without_frameworks
 
 if keras.backend.backend() != "tensorflow":
     pytest.skip("TFLite export runs on the TensorFlow backend only", allow_module_level=True)
 
-ROOT = Path(__file__).resolve().parents[2]
 # Longer than the 40-token window, so the runner tags it in several windows.
 TEXTS = ["we saw Hana Larsen in Riga", "Kofi Tanaka flew to Osaka today " * 4]
 
@@ -82,16 +78,7 @@ def test_runner_tags_like_keras_inference_without_tensorflow(exported):
     for text in TEXTS:
         assert bundle.tag(text) == tag(loaded, text)  # same words, same BIO-decoded tags
     assert len(bundle.tag(TEXTS[1])) == len(TEXTS[1].split())
-    check = (
-        "import sys\n"
-        "from models.export.run_bundle import main\n"
-        f"rc = main({[str(run.exports_dir / f'{run.id}-int8.zip'), '--text', TEXTS[0]]!r})\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'tensorflow', 'keras', 'keras_hub', 'jax', 'torch'})\n"
-        "print('HEAVY', heavy)\n"
-        "sys.exit(rc)\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = run_bundle_without_frameworks([str(run.exports_dir / f"{run.id}-int8.zip"), "--text", TEXTS[0]])
     assert done.returncode == 0, done.stderr
     first, heavy = done.stdout.strip().splitlines()
     assert heavy == "HEAVY []" and [pair.split("/")[0] for pair in first.split()] == TEXTS[0].split()
