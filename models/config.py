@@ -37,7 +37,7 @@ class ModelConfig:
     intermediate_dim: int = 256
     dropout: float = 0.1
     tie_embeddings: bool = True  # transformer LM: output projection shares the token embedding
-    bidirectional: bool = False  # LSTM classifier only
+    bidirectional: bool = False  # LSTM classifiers and taggers only
     causal: bool | None = None  # backbone attention; None: what the task needs (TaskSpec.causal)
     ngram_buckets: int = 20_000  # bag only: rows of the hashed bigram embedding
     vocab_size: int = 0
@@ -143,6 +143,7 @@ OVERRIDES: dict[str, str] = {
     "preset": "model.preset",
     "seq_len": "model.seq_len",
     "dropout": "model.dropout",
+    "bidirectional": "model.bidirectional",
     "tokenizer": "tokenizer.kind",
     "vocab_size": "tokenizer.vocab_size",
     "backend": "backend",

@@ -1,5 +1,6 @@
-"""The classifier recipe chosen from the data: tokenizer, model, sequence length and optimisation, each with
-the reason it was chosen (saved in config.json as ``recipe``; any explicit setting overrides its choice)."""
+"""The recipes chosen from the data (classifiers and token taggers): tokenizer, model, sequence length and
+optimisation, each with the reason it was chosen (saved in config.json as ``recipe``; any explicit setting
+overrides its choice)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from data.conll import load_conll
 from data.errors import DataError
 from data.loaders import load_dataset
 from data.textshape import chars_per_token, is_unspaced
@@ -25,6 +27,10 @@ OPTIMISER = {"epochs": 30, "early_stopping_patience": 3}
 # Learning rate by model kind: the bag's from its benchmark; the others keep the engine's default, the one
 # their measured settings used (a user who picks the Transformer or the LSTM still gets the rest of the recipe).
 LEARNING_RATES = {"bag": 3e-3, "transformer": 1e-3, "lstm": 1e-3}
+# The tagger's model and learning rate: the best of the settings measured in BENCHMARKS.md ("Named-entity
+# tagging ..."); the other kinds keep the engine's default rate, as for classifiers.
+TAGGER_MODEL = {"kind": "lstm", "preset": "small", "bidirectional": True}
+TAGGER_LEARNING_RATES = {"lstm": 3e-3, "transformer": 1e-3, "bag": 3e-3}
 # Settings the recipe may choose: a user's own value for any one of them wins (CLI flag or edited Train field).
 RECIPE_KEYS = (
     "tokenizer",
@@ -32,10 +38,13 @@ RECIPE_KEYS = (
     "seq_len",
     "kind",
     "preset",
+    "bidirectional",
     "batch_size",
     "learning_rate",
     "epochs",
 )
+# Tasks with a recipe, by interface, and what the refusal calls them.
+RECIPE_INTERFACES = {tasks.CLASSIFY: "classifiers", tasks.TAG: "token taggers"}
 
 
 @dataclass
@@ -51,6 +60,26 @@ class Recipe:
         kept = sorted(keep & (set(self.settings) | set(RECIPE_KEYS)))
         config.recipe = list(self.reasons) + ([f"kept your own {', '.join(kept)}"] if kept else [])
         return config
+
+    def choose_seq_len(self, lengths: np.ndarray, what: str, unit: str) -> None:
+        """seq_len at the 95th percentile of ``lengths`` (tokens per example), within SEQ_LEN_RANGE."""
+        p95 = float(np.percentile(lengths, 95)) if len(lengths) else SEQ_LEN_RANGE[0]
+        seq_len = int(min(SEQ_LEN_RANGE[1], max(SEQ_LEN_RANGE[0], round(p95))))
+        covered = float((lengths <= seq_len).mean()) if len(lengths) else 1.0
+        self.settings["seq_len"] = seq_len
+        self.reasons.append(
+            f"seq_len {seq_len} covers {covered:.0%} of {what} (95th percentile {p95:.0f} {unit})"
+        )
+
+    def choose_optimiser(self, train_rows: int, lr: float, what: str) -> None:
+        """Batch by data size, AdamW at ``lr``, early stopping on validation loss with the best epoch kept."""
+        batch = 32 if train_rows >= 320 else 16
+        self.settings.update(batch_size=batch, learning_rate=lr, **OPTIMISER)
+        self.reasons.append(
+            f"batch {batch}, AdamW lr {lr:g}, up to {OPTIMISER['epochs']} epochs with early "
+            f"stopping after {OPTIMISER['early_stopping_patience']} without a better validation loss; the best "
+            f"epoch is kept ({train_rows} training {what})"
+        )
 
 
 def classifier_recipe(texts: list[str], train_rows: int, kind: str | None = None) -> Recipe:
@@ -74,13 +103,7 @@ def classifier_recipe(texts: list[str], train_rows: int, kind: str | None = None
             f"(median {per_token:.1f} characters per word), learnt on the training split"
         )
         unit = "words x 1.5 pieces"
-    p95 = float(np.percentile(lengths, 95)) if len(lengths) else SEQ_LEN_RANGE[0]
-    seq_len = int(min(SEQ_LEN_RANGE[1], max(SEQ_LEN_RANGE[0], round(p95))))
-    covered = float((lengths <= seq_len).mean()) if len(lengths) else 1.0
-    recipe.settings["seq_len"] = seq_len
-    recipe.reasons.append(
-        f"seq_len {seq_len} covers {covered:.0%} of texts (95th percentile {p95:.0f} {unit})"
-    )
+    recipe.choose_seq_len(lengths, "texts", unit)
     if kind is None or kind == MODEL["kind"]:
         recipe.settings.update(MODEL)
         recipe.reasons.append(
@@ -88,28 +111,44 @@ def classifier_recipe(texts: list[str], train_rows: int, kind: str | None = None
             "or ahead of TF-IDF + logistic regression on three, in 1-2 minutes per 10,000 texts on 2 cores "
             "(BENCHMARKS.md)"
         )
-    batch = 32 if train_rows >= 320 else 16
-    lr = LEARNING_RATES[kind or MODEL["kind"]]
-    recipe.settings.update(batch_size=batch, learning_rate=lr, **OPTIMISER)
-    recipe.reasons.append(
-        f"batch {batch}, AdamW lr {lr:g}, up to {OPTIMISER['epochs']} epochs with early "
-        f"stopping after {OPTIMISER['early_stopping_patience']} without a better validation loss; the best "
-        f"epoch is kept ({train_rows} training rows)"
-    )
+    recipe.choose_optimiser(train_rows, LEARNING_RATES[kind or MODEL["kind"]], "rows")
     return recipe
 
 
-def has_recipe(config: RunConfig) -> bool:
-    """Whether the config's task has a data-driven recipe: a classifier trained from scratch (a fine-tune's
-    model is its pretrained backbone's)."""
-    return tasks.get(config.task).interface == tasks.CLASSIFY and not config.finetune.from_run
+def tagger_recipe(sentences: list[list[str]], train_rows: int, kind: str | None = None) -> Recipe:
+    """Choose a token tagger's settings from its sentences (words) and training sentence count."""
+    recipe = Recipe()
+    recipe.settings["tokenizer"] = "char"
+    recipe.reasons.append(
+        "char tokenizer, case kept: a name is told by its capitals, affixes and shape, which characters keep "
+        "(entity F1 0.21 with characters vs 0.10 with lowercased WordPiece 8k on ner_twitter.conll, "
+        "BENCHMARKS.md)"
+    )
+    lengths = np.asarray([len(" ".join(words)) + 1 for words in sentences])  # characters, plus [BOS]
+    recipe.choose_seq_len(lengths, "sentences", "characters")
+    if kind is None or kind == TAGGER_MODEL["kind"]:
+        recipe.settings.update(TAGGER_MODEL)
+        recipe.reasons.append(
+            "bidirectional LSTM, small: each word's tag reads the characters on both sides of it"
+        )
+    recipe.choose_optimiser(train_rows, TAGGER_LEARNING_RATES[kind or TAGGER_MODEL["kind"]], "sentences")
+    return recipe
 
 
-def require_recipe(config: RunConfig, what: str, hint: str) -> None:
-    """Refuse, naming ``what`` (the recipe, the search), a task that has no recipe."""
-    if not has_recipe(config):
+def has_recipe(config: RunConfig, interfaces: tuple[str, ...] = tuple(RECIPE_INTERFACES)) -> bool:
+    """Whether the config's task has a data-driven recipe: a classifier or a tagger (``interfaces``) trained
+    from scratch (a fine-tune's model is its pretrained backbone's)."""
+    return tasks.get(config.task).interface in interfaces and not config.finetune.from_run
+
+
+def require_recipe(
+    config: RunConfig, what: str, hint: str, interfaces: tuple[str, ...] = tuple(RECIPE_INTERFACES)
+) -> None:
+    """Refuse, naming ``what`` (the recipe, the search), a task outside ``interfaces`` or a fine-tune."""
+    if not has_recipe(config, interfaces):
+        whom = " and ".join(RECIPE_INTERFACES[i] for i in interfaces)
         raise DataError(
-            f"{what} is for classifiers trained from scratch; {config.task} runs take explicit settings.",
+            f"{what} is for {whom} trained from scratch; {config.task} runs take explicit settings.",
             hint=hint,
         )
 
@@ -128,12 +167,15 @@ def choose(config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> 
 
 
 def recipe_for(config: RunConfig, kind: str | None = None) -> Recipe:
-    """The recipe for the config's classifier data (``kind``: a model kind the user chose)."""
+    """The recipe for the config's classifier or tagger data (``kind``: a model kind the user chose)."""
     d = config.data
     stamp = os.stat(d.path).st_mtime_ns if os.path.exists(d.path) else 0
+    share = 1.0 - d.val_fraction - d.test_fraction
+    if tasks.get(config.task).interface == tasks.TAG:
+        sentences = _sentences(d.path, stamp, d.max_rows)
+        return tagger_recipe(list(sentences), int(len(sentences) * share), kind)
     texts = _texts(d.path, stamp, d.text_column, d.label_column, d.max_rows)
-    train_rows = int(len(texts) * (1.0 - d.val_fraction - d.test_fraction))
-    return classifier_recipe(list(texts), train_rows, kind)
+    return classifier_recipe(list(texts), int(len(texts) * share), kind)
 
 
 @functools.lru_cache(maxsize=4)
@@ -143,3 +185,9 @@ def _texts(path: str, stamp: int, text_column: str | None, label_column: str | N
         path, text_column=text_column, label_column=label_column, need_labels=True, max_rows=max_rows
     )
     return tuple(loaded.frame["text"].tolist())
+
+
+@functools.lru_cache(maxsize=4)
+def _sentences(path: str, stamp: int, max_rows: int | None) -> tuple[tuple[str, ...], ...]:
+    """A CoNLL file's sentences (word tuples), cached like ``_texts``."""
+    return tuple(tuple(words) for words in load_conll(path, max_sentences=max_rows).sentences)

@@ -20,6 +20,7 @@ from typing import Any
 
 from data.errors import DataError
 from data.fileio import atomic_write_json
+from models import tasks
 from models.config import RunConfig
 from models.engine.recipe import choose, require_recipe
 
@@ -86,7 +87,9 @@ def search(
 
     from models.engine.train import train
 
-    require_recipe(base, "the search", "search a classifier's settings, or train this task directly.")
+    require_recipe(
+        base, "the search", "search a classifier's settings, or train this task directly.", (tasks.CLASSIFY,)
+    )
     if trials < 1 or minutes <= 0:
         raise DataError("a search needs at least 1 trial and a time budget above 0 minutes.")
     base = choose(copy.deepcopy(base), keep=keep)  # trials start from the data's recipe

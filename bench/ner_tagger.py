@@ -1,0 +1,143 @@
+"""Named-entity taggers against a CRF on word features (sklearn-crfsuite), side by side on the engine's split.
+
+Every column uses the token-classifier task's own split of the CoNLL file (data.splits.split_frame over
+sentences, val 0.1, test 0.1, seed 1337) and is scored by models.tasks.token_classifier.entity_metrics
+(entity-level exact match, checked against seqeval in tests/data/test_bio_decoding.py). The CRF is the classic
+peer: lbfgs, L1/L2 picked on the validation split, features of the word and its neighbours (lowercase form,
+prefixes and suffixes, shape, case, digits), the feature set of the sklearn-crfsuite tutorial.
+
+    .venv/bin/python -m bench.ner_tagger --json bench/results/ner_tagger.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import SHARED
+
+SEED = 1337
+CRF_REGULARISATION = ((0.1, 0.01), (0.05, 0.05), (0.5, 0.01), (0.01, 0.1))  # (c1, c2), picked on validation
+# What the default recipe is compared with: the explicit settings measured before it (each an ordinary run).
+ARMS: dict[str, list[str]] = {
+    "default recipe": [],
+    "recipe with WordPiece 8k (lowercased)": [
+        "--tokenizer",
+        "wordpiece",
+        "--vocab-size",
+        "8000",
+        "--seq-len",
+        "64",
+    ],
+    "Transformer tiny, characters, 3 epochs (before the recipe)": ["--recipe", "none"],
+}
+
+
+def word_features(words: list[str], i: int) -> dict[str, Any]:
+    """The sklearn-crfsuite tutorial's features for word i (and its neighbours')."""
+
+    def of(word: str, prefix: str) -> dict[str, Any]:
+        return {
+            f"{prefix}lower": word.lower(),
+            f"{prefix}suffix3": word[-3:],
+            f"{prefix}suffix2": word[-2:],
+            f"{prefix}prefix3": word[:3],
+            f"{prefix}istitle": word.istitle(),
+            f"{prefix}isupper": word.isupper(),
+            f"{prefix}isdigit": word.isdigit(),
+            f"{prefix}hashtag": word.startswith("#"),
+            f"{prefix}mention": word.startswith("@"),
+        }
+
+    features = {"bias": 1.0, **of(words[i], "")}
+    features |= of(words[i - 1], "-1:") if i > 0 else {"BOS": True}
+    features |= of(words[i + 1], "+1:") if i + 1 < len(words) else {"EOS": True}
+    return features
+
+
+def crf_run(sentences: list[list[str]], tags: list[list[str]], parts: Any) -> dict[str, Any]:
+    import sklearn_crfsuite
+
+    from models.tasks.token_classifier import entity_metrics
+
+    def xy(frame: Any) -> tuple[list, list]:
+        rows = frame.index.tolist()
+        return (
+            [[word_features(sentences[r], i) for i in range(len(sentences[r]))] for r in rows],
+            [tags[r] for r in rows],
+        )
+
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = (
+        xy(p) for p in (parts.train, parts.val, parts.test)
+    )
+    started, best = time.perf_counter(), None
+    for c1, c2 in CRF_REGULARISATION:
+        crf = sklearn_crfsuite.CRF(algorithm="lbfgs", c1=c1, c2=c2, max_iterations=100)
+        crf.fit(x_train, y_train)
+        f1 = entity_metrics(y_val, crf.predict(x_val))["entity_f1"]
+        if best is None or f1 > best[0]:
+            best = (f1, crf, (c1, c2))
+    assert best is not None
+    metrics = entity_metrics(y_test, best[1].predict(x_test))
+    return {**_headline(metrics), "c1_c2": best[2], "wall_s": round(time.perf_counter() - started, 1)}
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    keep = ("entity_f1", "entity_precision", "entity_recall", "entity_macro_f1", "entities", "word_accuracy")
+    per_type = {kind: round(v["f1"], 3) for kind, v in metrics["per_type"].items() if v["support"]}
+    return {**{k: metrics[k] for k in keep}, "per_type_f1": per_type}
+
+
+def tagger_run(path: Path, workspace: str, name: str, flags: list[str]) -> dict[str, Any]:
+    """``python -m app train --task token_classifier --data FILE`` plus ``flags``, in this process, timed."""
+    from app.cli import main
+
+    started = time.perf_counter()
+    argv = ["--workspace", workspace, "train", "--task", "token_classifier", "--data", str(path)]
+    code = main([*argv, "--name", f"bench-ner {name}", "--quiet", *flags])
+    wall = time.perf_counter() - started
+    (run,) = Path(workspace, "runs").iterdir()  # each tagger has a workspace of its own
+    report = json.loads((run / "eval.json").read_text()) if code == 0 else {}
+    config = json.loads((run / "config.json").read_text())
+    status = json.loads((run / "status.json").read_text())
+    return {**(_headline(report) if report else {"error": code}), "wall_s": round(wall, 1), "run": run.name,
+            "best_epoch": (status.get("best") or {}).get("epoch"), "recipe": config.get("recipe")}  # fmt: skip
+
+
+def main() -> None:
+    import tempfile
+
+    import pandas as pd
+
+    from data.conll import load_conll
+    from data.splits import split_frame
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED / "ner_twitter.conll")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--only", help="run only the taggers whose name contains this")
+    parser.add_argument("--no-peer", action="store_true", help="skip the CRF")
+    args = parser.parse_args()
+    data = load_conll(args.data)
+    frame = pd.DataFrame({"text": [" ".join(words) for words in data.sentences]})
+    parts = split_frame(frame, 0.1, 0.1, seed=SEED, stratify=False)  # as models.tasks.token_classifier
+    results: dict[str, Any] = {"data": str(args.data), "sentences": len(data.sentences)}
+    if not args.no_peer:
+        results["CRF (sklearn-crfsuite)"] = crf_run(data.sentences, data.tags, parts)
+        print(json.dumps({"CRF": results["CRF (sklearn-crfsuite)"]}), flush=True)
+    workspace = tempfile.mkdtemp(prefix="textlab-ner-")
+    for name, flags in ARMS.items():
+        if args.only and args.only not in name:
+            continue
+        results[name] = tagger_run(args.data, tempfile.mkdtemp(dir=workspace), name, flags)
+        print(json.dumps({name: results[name]}), flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

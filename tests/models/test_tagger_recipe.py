@@ -1,0 +1,77 @@
+"""The token tagger's data-driven recipe: what it chooses, that flags win, and a default run that tags well."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli import build_parser, config_from_args, main
+from models.engine.recipe import tagger_recipe
+from tests.conftest import make_names_conll
+
+
+def _cli(*argv: str):
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+def test_tagger_recipe_reads_characters_with_a_bidirectional_lstm():
+    sentences = [
+        ["Anna", "flew", "to", "Lisbon"],
+        ["we", "saw", "Chen", "Novak", "in", "Osaka", "today"],
+    ] * 100
+    recipe = tagger_recipe(sentences, train_rows=160)
+    s = recipe.settings
+    assert s["tokenizer"] == "char" and "vocab_size" not in s
+    assert s["kind"] == "lstm" and s["bidirectional"] is True and s["preset"] == "small"
+    assert s["seq_len"] == 33  # "we saw Chen Novak in Osaka today" is 32 characters, plus [BOS]
+    assert s["learning_rate"] == 3e-3 and s["batch_size"] == 16 and s["early_stopping_patience"] == 3
+    assert "case kept" in recipe.reasons[0] and "of sentences" in recipe.reasons[1]
+    own_kind = tagger_recipe(sentences, train_rows=160, kind="transformer").settings
+    assert "kind" not in own_kind and "bidirectional" not in own_kind and own_kind["learning_rate"] == 1e-3
+
+
+def test_the_cli_gives_taggers_the_recipe_unless_told_otherwise(tmp_path: Path):
+    data = make_names_conll(tmp_path / "names.conll", sentences=100)
+    args = ("--workspace", str(tmp_path), "train", "--task", "token_classifier", "--data", str(data))
+    chosen = _cli(*args)
+    assert chosen.model.kind == "lstm" and chosen.model.bidirectional and chosen.tokenizer.kind == "char"
+    assert any(r.startswith("char tokenizer") for r in chosen.recipe)
+    own = _cli(*args, "--tokenizer", "wordpiece", "--epochs", "2")
+    assert own.tokenizer.kind == "wordpiece" and own.train.epochs == 2 and own.model.kind == "lstm"
+    assert own.recipe[-1] == "kept your own epochs, tokenizer"
+    off = _cli(*args, "--recipe", "none")
+    assert off.recipe == [] and off.model.kind == "transformer" and not off.model.bidirectional
+
+
+@pytest.mark.slow
+def test_default_tagger_run_finds_the_entities(tmp_path: Path, capsys):
+    data = make_names_conll(tmp_path / "names.conll")
+    workspace = tmp_path / "ws"
+    argv = ["--workspace", str(workspace), "train", "--task", "token_classifier", "--data", str(data)]
+    assert main([*argv, "--quiet"]) == 0
+    assert "recipe: char tokenizer" in capsys.readouterr().out
+    (run,) = (workspace / "runs").iterdir()
+    report = json.loads((run / "eval.json").read_text())
+    assert report["entity_f1"] > 0.9, report  # predicting O everywhere scores 0
+    assert main(["--workspace", str(workspace), "tag", run.name, "we saw Hana Larsen in Riga"]) == 0
+    *lines, entities = capsys.readouterr().out.strip().splitlines()
+    tags = dict(line.split("\t") for line in lines)
+    assert tags["Hana"] == "B-person" and tags["Larsen"] == "I-person" and tags["Riga"] == "B-place"
+    assert entities == "# entities: [Hana Larsen](person), [Riga](place)"
+
+
+def test_tagged_words_become_entity_segments():
+    from models.engine.inference import entity_segments
+
+    tagged = [("we", "O"), ("saw", "O"), ("Hana", "B-person"), ("Larsen", "I-person"), ("in", "O")]
+    tagged += [("Riga", "B-place"), ("Oslo", "B-place")]
+    assert entity_segments(tagged) == [
+        ("we saw", None),
+        ("Hana Larsen", "person"),
+        ("in", None),
+        ("Riga", "place"),
+        ("Oslo", "place"),
+    ]
+    assert entity_segments([("hello", "O")]) == [("hello", None)] and entity_segments([]) == []
