@@ -129,7 +129,10 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
 
         if not path:
             return gr.update(value=views.error_markdown("Pick a run to resume."), visible=True)
-        launch_resume(RunDir(path))
+        try:
+            launch_resume(RunDir(path))
+        except DataError as err:  # e.g. a completed run: nothing to resume
+            return gr.update(value=views.error_markdown(err), visible=True)
         return gr.update(visible=False)
 
     def on_tick(path: str | None, shown: str) -> tuple:

@@ -70,6 +70,10 @@ def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, float]]:
     from data.pipelines import pack_for_classification
 
     require_interface(loaded, tasks.CLASSIFY)
+    empty = [i + 1 for i, text in enumerate(texts) if not str(text).strip()]
+    if empty:  # a model still answers on [BOS] alone, with a confident-looking label for no words at all
+        which = "the text is" if len(texts) == 1 else f"text {', '.join(map(str, empty))} of {len(texts)} is"
+        raise DataError(f"{which} empty: there is nothing to classify.", hint="Type or paste some text.")
     ids, _ = pack_for_classification(loaded.tokenizer, list(texts), loaded.seq_len)
     # predict() sets up a data adapter and step loop per call (~75 ms here); a playground-sized request is
     # one batch, which predict_on_batch runs directly (~3 ms; bench/inference.py measures both).

@@ -20,9 +20,12 @@ def launch(config: RunConfig) -> RunDir:
 
 
 def launch_resume(run: RunDir) -> RunDir:
-    """Continue a stopped or interrupted run in a child process."""
+    """Continue a stopped or interrupted run in a child process (a completed one is refused)."""
+    from models.engine.train import require_resumable
+
     if run.is_alive():
         return run
+    require_resumable(run)
     run.clear_stop()
     run.write_status(state="queued", message="resuming")
     _spawn(run)

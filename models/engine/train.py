@@ -40,6 +40,8 @@ def resume(run: RunDir, *, verbose: bool = False) -> RunDir:
 
 def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) -> RunDir:
     """Train the run in ``run`` in this process; status.json always ends in completed/stopped/failed."""
+    if resume:
+        require_resumable(run)
     config = run.config()
     select_backend(config.backend)
     if config.distribution != "none":
@@ -64,6 +66,17 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
         (run.path / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
         raise
     return run
+
+
+def require_resumable(run: RunDir) -> None:
+    """Refuse to resume a completed run: it would train again from its last checkpoint, evaluate again and
+    rewrite the history and duration of a finished run."""
+    if run.status().get("state") == "completed":
+        raise DataError(
+            f"run '{run.id}' is completed: there is nothing to resume, and resuming would rewrite its history.",
+            hint="To train longer, start a new run with its settings (python -m app train --config "
+            f"{run.path / 'config.json'} --epochs N); Resume is for stopped or interrupted runs.",
+        )
 
 
 def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None:

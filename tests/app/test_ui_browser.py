@@ -369,6 +369,14 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     assert (run / "model.keras").is_file() and (run / "eval.json").is_file()
     _shot(page, "train")
 
+    # Resume on the completed run is refused with a message; its history stays as it is.
+    history = (run / "metrics.jsonl").read_text()
+    page.locator("#train-resume").click()
+    _wait_text(page, "#train-error", r"is completed: there is nothing to resume", timeout=30)
+    page.wait_for_timeout(1500)
+    assert (run / "metrics.jsonl").read_text() == history
+    assert json.loads((run / "status.json").read_text())["state"] == "completed"
+
 
 def _wait_points(page, above: int, timeout: float = 90.0) -> int:
     deadline = time.monotonic() + timeout
@@ -392,6 +400,10 @@ def test_playground_classifies_with_probabilities_and_report(session: dict) -> N
     probs = _wait_text(page, "#play-probs", r"\d+(\.\d+)?%", timeout=90)
     assert "spam" in probs and "ham" in probs
     _shot(page, "playground")
+    # No words, no answer: a clear message instead of a confident label.
+    page.locator("#play-text textarea").fill("   ")
+    page.locator("#play-classify").click()
+    _wait_text(page, "#play-error", r"the text is empty: there is nothing to classify", timeout=30)
 
 
 def test_playground_streams_text_from_a_language_model(session: dict) -> None:

@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+from data.errors import DataError
 from models.config import RunConfig
 from models.engine.inference import classify, generate, load_run
 from models.engine.train import resume, train
@@ -79,6 +80,16 @@ def test_classifier_trains_saves_reloads_and_classifies(tmp_path, sentiment_csv)
     assert first == second
     assert set(first[0]) == {"neg", "pos"} and abs(sum(first[0].values()) - 1.0) < 1e-5
     assert [r.id for r in list_runs(config.workspace)] == [run.id]
+    # No words, no answer (a model still labels [BOS] alone, confidently).
+    with pytest.raises(DataError, match="the text is empty"):
+        classify(loaded, ["   "])
+    with pytest.raises(DataError, match="text 2 of 3 is empty"):
+        classify(loaded, ["good", "", "bad"])
+    # A completed run is not resumed: its history, duration and model stay as they are.
+    before = (run.metrics_path.read_text(), run.status(), run.model_path.stat().st_mtime_ns)
+    with pytest.raises(DataError, match="is completed: there is nothing to resume"):
+        resume(run)
+    assert (run.metrics_path.read_text(), run.status(), run.model_path.stat().st_mtime_ns) == before
 
 
 def test_causal_lm_trains_and_generates(tmp_path, corpus_txt):
