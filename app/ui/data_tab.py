@@ -47,7 +47,9 @@ def build(workspace: str) -> dict[str, Any]:
             elem_id="data-text-mode",
         )
     error = gr.Markdown(visible=False, elem_id="data-error", elem_classes=["textlab-error"])
-    preview = gr.Dataframe(label="Preview (first rows)", interactive=False, wrap=True, max_height=320)
+    preview = gr.Dataframe(
+        label="Preview (first rows)", interactive=False, wrap=True, max_height=320, elem_id="data-preview"
+    )
     stats = gr.Markdown(elem_id="data-stats")
     with gr.Row():
         balance = gr.BarPlot(
@@ -81,7 +83,8 @@ def build(workspace: str) -> dict[str, Any]:
     def on_columns(state: dict | None, text: str | None, label: str | None, mode: str) -> tuple:
         if not state:
             return (gr.skip(),) * len(outputs)
-        return load_view(state["path"], text or None, None if label in (None, NONE) else label, mode)
+        label = None if label in (None, NONE) else label
+        return load_view(state["path"], text or None, label, mode, shown_name=state["name"])
 
     upload.upload(on_upload, [upload], [*outputs, upload, demo])
     demo.input(on_demo, [demo], outputs)
@@ -109,31 +112,47 @@ def load_upload(path: str, workspace: str) -> tuple:
         )
     except (DataError, ValueError) as err:
         return _error_view(name, err)
-    return load_view(str(saved), None, None, "corpus")
+    return load_view(str(saved), None, None, "corpus", shown_name=name)
 
 
 def _error_view(name: str, err: Exception) -> tuple:
-    """Every Data-tab output for a file that could not be loaded: the message, nothing else."""
+    """Every Data-tab output for a file that could not be loaded: the message, nothing else (no columns,
+    preview or charts of a file shown before it)."""
     return (
         None,
         f"**Dataset:** `{name}`",
-        gr.update(),
-        gr.update(),
-        gr.update(),
+        gr.update(choices=[], value=None, visible=False),
+        gr.update(choices=[NONE], value=NONE, visible=False),
+        gr.update(visible=False),
         gr.update(value=views.error_markdown(err), visible=True),
-        None,
+        gr.update(value=None, visible=False),
         "",
-        None,
+        gr.update(value=None, visible=False),
         None,
     )
 
 
-def load_view(path: str, text_column: str | None, label_column: str | None, text_mode: str) -> tuple:
-    """Load ``path`` with the data layer and format every Data-tab output; DataError becomes a message."""
+def _as_shown(err: DataError, path: str, shown_name: str) -> DataError:
+    """The same error naming the file as the user dropped it, not its copy in the workspace."""
+    if not err.file or Path(err.file).resolve() != Path(path).resolve():
+        return err
+    return DataError(err.problem, file=shown_name, row=err.row, column=err.column, hint=err.hint)
+
+
+def load_view(
+    path: str,
+    text_column: str | None,
+    label_column: str | None,
+    text_mode: str,
+    shown_name: str | None = None,
+) -> tuple:
+    """Load ``path`` with the data layer and format every Data-tab output; DataError becomes a message.
+
+    ``shown_name``: the name the user knows the file by (an upload's own name; its saved copy may differ)."""
     from data.loaders import load_dataset
     from data.stats import describe
 
-    name = Path(path).name
+    name = shown_name or Path(path).name
     try:
         columns = _columns(path, text_mode)
         note = ""
@@ -152,7 +171,7 @@ def load_view(path: str, text_column: str | None, label_column: str | None, text
             note = f"No label column was found, so this dataset suits language models only. ({err})"
         stats = describe(loaded)
     except DataError as err:
-        return _error_view(name, err)
+        return _error_view(name, _as_shown(err, path, name))
     state = {
         "path": str(path),
         "name": name,
@@ -180,7 +199,7 @@ def load_view(path: str, text_column: str | None, label_column: str | None, text
         gr.update(choices=[NONE, *(columns or [])], value=loaded.label_column or NONE, visible=tabular),
         gr.update(value=loaded.text_mode or "corpus", visible=not tabular),
         gr.update(value="", visible=False),
-        views.preview_frame(loaded.frame.reset_index()),
+        gr.update(value=views.preview_frame(loaded.frame.reset_index()), visible=True),
         views.stats_markdown({k: v for k, v in stats.items() if k not in hidden}, warnings),
         gr.update(value=views.class_balance_frame(loaded.frame), visible=loaded.labelled),
         gr.BarPlot(value=length_frame, sort=length_frame["length"].tolist(), label=length_label),

@@ -23,14 +23,19 @@ def demo_datasets() -> dict[str, str]:
     return {p.name: str(p) for p in files}
 
 
+STEM_BYTES = 100  # UTF-8 bytes of a saved name's stem: well under the 255 a file name may have
+
+
 def sanitize_filename(name: str) -> str:
-    """A safe base name: no directories, no leading dots, only letters, digits, '-' and '_' plus one suffix."""
+    """A safe base name: no directories, no leading dots, only letters and digits of any script, '-' and '_',
+    plus one ASCII suffix (``情感评论.csv`` stays ``情感评论.csv``; the user recognises the file they dropped)."""
     base = re.split(r"[\\/]", name or "")[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    base = unicodedata.normalize("NFKC", base)  # one spelling per character (composed accents, full-width)
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-")[:100] or "upload"
+    stem = re.sub(r"[^\w-]+", "_", stem).strip("_-")
+    stem = stem.encode("utf-8")[:STEM_BYTES].decode("utf-8", "ignore") or "upload"
     suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix).lower()[:10]
     return f"{stem}.{suffix}" if suffix else stem
 

@@ -312,6 +312,26 @@ def test_upload_shows_errors_plainly_then_preview_and_stats(session: dict) -> No
     _shot(page, "data")
 
 
+def test_after_an_error_nothing_of_the_previous_file_shows_and_names_stay_the_users(session: dict) -> None:
+    page, base = session["page"], session["base"]
+    page.get_by_role("tab", name="Data").click()
+    _wait_text(page, "#data-source", r"tiny_spam\.csv")  # the previous test's file is shown
+    assert page.locator("#data-text-column").is_visible() and page.locator("#data-preview").is_visible()
+    bad = base / "empty_rows.csv"
+    bad.write_text("text,label\n,spam\n  ,ham\n", encoding="utf-8")
+    page.locator("#data-upload input[type=file]").set_input_files(str(bad))
+    error = _wait_text(page, "#data-error", r"empty_rows\.csv")
+    assert "uploads" not in error and str(session["workspace"]) not in error  # the name dropped, not our copy
+    page.wait_for_timeout(1000)
+    assert not page.locator("#data-text-column").is_visible()  # no columns of the previous file
+    assert not page.locator("#data-preview").is_visible()  # and no empty "1 2 3" table
+    chinese = _write_dataset(base / "情感评论.csv")
+    page.locator("#data-upload input[type=file]").set_input_files(str(chinese))
+    _wait_text(page, "#data-source", r"情感评论\.csv · 480 rows · 2 classes")
+    assert page.locator("#data-text-column").is_visible() and page.locator("#data-preview").is_visible()
+    assert (session["workspace"] / "uploads" / "情感评论.csv").read_bytes() == chinese.read_bytes()
+
+
 def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     page, workspace = session["page"], session["workspace"]
     _upload(page, _write_dataset(session["base"] / "tiny_spam.csv"))

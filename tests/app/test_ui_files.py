@@ -20,7 +20,10 @@ from app.ui import files
         ("my data (final).csv", "my_data_final.csv"),
         (".hidden.csv", "hidden.csv"),
         ("....csv", "upload.csv"),
-        ("résumé.txt", "resume.txt"),
+        ("résumé.txt", "résumé.txt"),  # letters of any script stay: the user recognises the file
+        ("情感评论.csv", "情感评论.csv"),
+        ("ｄａｔａ　２.CSV", "data_2.csv"),  # full-width forms normalised (NFKC)
+        ("日" * 80 + ".csv", "日" * 33 + ".csv"),  # the stem is cut at 100 UTF-8 bytes, whole characters
         ("", "upload"),
         ("a..b.csv", "a_b.csv"),
     ],
