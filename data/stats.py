@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from data.loaders import LoadedDataset
+from data.textshape import is_unspaced
 
 PERCENTILES = (50, 90, 99)
+CORPUS_SAMPLE_CHARS = 5_000_000  # a single document's line statistics read this much of it
 
 
 def length_summary(lengths: np.ndarray) -> dict[str, float | int]:
@@ -24,18 +26,35 @@ def length_summary(lengths: np.ndarray) -> dict[str, float | int]:
 
 
 def describe(loaded: LoadedDataset | pd.DataFrame) -> dict[str, Any]:
-    """Summary statistics; every value is a plain int/float/str/list/dict so ``json.dumps`` works."""
+    """Summary statistics; every value is a plain int/float/str/list/dict so ``json.dumps`` works.
+
+    Lengths are per text, or per line for a single document (a corpus: one length of a million characters
+    says nothing). Word counts are left out for scripts that do not separate words with spaces (Chinese,
+    Japanese, Thai), where every text would count as one "word"; ``length_unit`` says which it is."""
     frame = loaded.frame if isinstance(loaded, LoadedDataset) else loaded
     texts = frame["text"].astype(str)
-    chars = texts.str.len().to_numpy()
-    words = texts.str.split().str.len().fillna(0).to_numpy()
+    corpus = len(frame) == 1
+    if (
+        corpus
+    ):  # line lengths from the first CORPUS_SAMPLE_CHARS characters: a 100 MB corpus needs no full split
+        document = texts.iloc[0]
+        lines = pd.Series(document[:CORPUS_SAMPLE_CHARS].splitlines())
+        pieces = lines[lines.str.strip() != ""]
+        line_count = document.count("\n") + (0 if document.endswith("\n") else 1)
+    else:
+        pieces = texts
+    chars = pieces.str.len().to_numpy()
+    unspaced = is_unspaced(pieces.head(2000).tolist())
     duplicated = texts.duplicated(keep="first")
     report: dict[str, Any] = {
         "rows": int(len(frame)),
         "labelled": "label" in frame.columns,
+        **({"lines": line_count} if corpus else {}),
+        "length_unit": ("characters" if unspaced else "characters and words")
+        + (" per line" if corpus else ""),
         "chars": length_summary(chars),
-        "words": length_summary(words),
-        "total_chars": int(chars.sum()),
+        **({} if unspaced else {"words": length_summary(pieces.str.split().str.len().fillna(0).to_numpy())}),
+        "total_chars": int(texts.str.len().sum()),
         "duplicate_texts": int(duplicated.sum()),
         "classes": [],
         "num_classes": 0,

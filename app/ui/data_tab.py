@@ -187,6 +187,8 @@ def load_view(
     if not loaded.labelled:
         hidden |= {"num_classes", "imbalance_ratio", "conflicting_duplicates"}
     per_line = len(loaded.frame) == 1
+    if per_line:  # one document: its lines are what the statistics count ("1 rows" says nothing)
+        hidden |= {"rows", "duplicate_texts"}
     length_label = "Line length (characters)" if per_line else "Text length (characters)"
     warnings = [*loaded.warnings, note] if note else loaded.warnings
     length_frame = views.length_histogram_frame(_length_basis(loaded.frame))

@@ -325,11 +325,26 @@ def test_after_an_error_nothing_of_the_previous_file_shows_and_names_stay_the_us
     page.wait_for_timeout(1000)
     assert not page.locator("#data-text-column").is_visible()  # no columns of the previous file
     assert not page.locator("#data-preview").is_visible()  # and no empty "1 2 3" table
-    chinese = _write_dataset(base / "情感评论.csv")
+    chinese = base / "情感评论.csv"
+    reviews = ["这部电影非常好看演员的表演很出色", "质量太差了用了两天就坏了不推荐"]
+    rows = [f"{reviews[i % 2]}{i},{'好评' if i % 2 == 0 else '差评'}" for i in range(480)]
+    chinese.write_text("text,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
     page.locator("#data-upload input[type=file]").set_input_files(str(chinese))
     _wait_text(page, "#data-source", r"情感评论\.csv · 480 rows · 2 classes")
     assert page.locator("#data-text-column").is_visible() and page.locator("#data-preview").is_visible()
     assert (session["workspace"] / "uploads" / "情感评论.csv").read_bytes() == chinese.read_bytes()
+    # Text without spaces: lengths in characters, no "words p50 1".
+    stats = _wait_text(page, "#data-stats", r"length unit\s+characters")
+    assert "words" not in stats, stats
+    # A corpus: statistics per line, not "1 rows" and a million-character "p50".
+    corpus = base / "speech.txt"
+    corpus.write_text("".join(f"line number {i} of a long speech\n" for i in range(300)), encoding="utf-8")
+    page.locator("#data-upload input[type=file]").set_input_files(str(corpus))
+    stats = _wait_text(page, "#data-stats", r"lines\s+300")
+    assert not re.search(r"(^|\s)rows\s+\d", stats) and "per line" in stats, stats
+    # Leave the Data tab as the previous test did: the tests after this one train on the SMS file.
+    page.locator("#data-upload input[type=file]").set_input_files(str(base / "tiny_spam.csv"))
+    _wait_text(page, "#data-source", r"tiny_spam\.csv · 480 rows · 2 classes")
 
 
 def test_train_live_chart_stop_resume_complete(session: dict) -> None:

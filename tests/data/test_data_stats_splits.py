@@ -44,7 +44,10 @@ def test_describe_unlabelled_corpus(tmp_path):
     stats = describe(load_dataset(tmp_path / "c.txt"))
     json.dumps(stats)
     assert stats["rows"] == 1 and not stats["labelled"] and stats["classes"] == []
-    assert stats["imbalance_ratio"] is None and stats["words"]["max"] == 10 and stats["total_chars"] == 40
+    assert stats["imbalance_ratio"] is None and stats["total_chars"] == 40
+    # One document: lengths per line (two lines of 6 and 4 words), not one length of the whole file.
+    assert stats["lines"] == 2 and stats["words"]["max"] == 6 and stats["chars"]["max"] == 20
+    assert stats["length_unit"] == "characters and words per line"
 
 
 def test_stratified_split_keeps_class_fractions_and_no_overlap():
@@ -128,3 +131,11 @@ def test_split_works_on_loaded_demo_dataset():
     splits = split_frame(loaded.frame)
     assert splits.val["label"].value_counts().to_dict() == {"ham": 174, "spam": 26}
     assert np.isclose((splits.train["label"] == "spam").mean(), 264 / 2000, atol=0.002)
+
+
+def test_describe_texts_without_spaces_counts_characters_not_words(tmp_path):
+    rows = ["text,label", "这部电影非常好看，演员的表演很出色,好", "质量太差了，用了两天就坏了,差"] * 20
+    (tmp_path / "zh.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    stats = describe(load_dataset(tmp_path / "zh.csv", need_labels=True))
+    assert "words" not in stats and stats["length_unit"] == "characters"  # every review would be 1 "word"
+    assert stats["chars"]["max"] == 17 and "lines" not in stats
