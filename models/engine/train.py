@@ -69,14 +69,30 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
 
 
 def require_resumable(run: RunDir) -> None:
-    """Refuse to resume a completed run: it would train again from its last checkpoint, evaluate again and
-    rewrite the history and duration of a finished run."""
-    if run.status().get("state") == "completed":
-        raise DataError(
-            f"run '{run.id}' is completed: there is nothing to resume, and resuming would rewrite its history.",
-            hint="To train longer, start a new run with its settings (python -m app train --config "
-            f"{run.path / 'config.json'} --epochs N); Resume is for stopped or interrupted runs.",
-        )
+    """Refuse to resume a completed run unless its config.json now asks for more (a higher ``train.epochs``
+    or ``train.max_steps``): otherwise it would only evaluate again and rewrite a finished run's history."""
+    status = run.status()
+    if status.get("state") != "completed":
+        return
+    t = run.config().train
+    done = status.get("trained_for") or {"epochs": _epochs_done(run), "max_steps": t.max_steps}
+
+    def limit(steps: int | None) -> float:
+        return math.inf if steps is None else steps
+
+    if t.epochs > int(done["epochs"]) or limit(t.max_steps) > limit(done["max_steps"]):
+        return  # "train N more epochs": the run continues from its last checkpoint
+    raise DataError(
+        f"run '{run.id}' is completed: there is nothing to resume, and resuming would rewrite its history.",
+        hint=f"To train longer, raise train.epochs in {run.config_path} and resume, or start a new run "
+        f"with its settings (python -m app train --config {run.config_path} --epochs N); Resume is for "
+        "stopped or interrupted runs.",
+    )
+
+
+def _epochs_done(run: RunDir) -> int:
+    """The last epoch a run's metrics record (runs completed before ``trained_for`` was saved)."""
+    return max((int(r.get("epoch", 0)) for r in run.metrics() if r.get("kind") == "epoch"), default=0)
 
 
 def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None:
@@ -222,7 +238,15 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         final = run.best_checkpoint if run.best_checkpoint.exists() else run.last_checkpoint  # best weights
         atomic_copy(final, run.model_path)
         report = evaluate_run(run, load_keras_model(run.model_path, compile=True), prepared)
-        run.write_status(state="completed", message="done", step=step, pid=None, headline=report["headline"])
+        trained_for = {"epochs": t.epochs, "max_steps": t.max_steps}  # what require_resumable compares with
+        run.write_status(
+            state="completed",
+            message="done",
+            step=step,
+            pid=None,
+            headline=report["headline"],
+            trained_for=trained_for,
+        )
 
 
 def save_checkpoint(model: Any, run: RunDir, state: dict[str, Any] | None, path: Any = None) -> None:
