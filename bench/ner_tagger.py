@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import SHARED
+from bench.common import ROOT, SHARED
 
 SEED = 1337
 CRF_REGULARISATION = ((0.1, 0.01), (0.05, 0.05), (0.5, 0.01), (0.01, 0.1))  # (c1, c2), picked on validation
@@ -124,7 +125,9 @@ def main() -> None:
     data = load_conll(args.data)
     frame = pd.DataFrame({"text": [" ".join(words) for words in data.sentences]})
     parts = split_frame(frame, 0.1, 0.1, seed=SEED, stratify=False)  # as models.tasks.token_classifier
-    results: dict[str, Any] = {"data": str(args.data), "sentences": len(data.sentences)}
+    # The data path as seen from the repository (../shared/...), not this machine's absolute path.
+    shown = os.path.relpath(args.data.resolve(), ROOT)
+    results: dict[str, Any] = {"data": shown, "sentences": len(data.sentences)}
     if not args.no_peer:
         results["CRF (sklearn-crfsuite)"] = crf_run(data.sentences, data.tags, parts)
         print(json.dumps({"CRF": results["CRF (sklearn-crfsuite)"]}), flush=True)
