@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-TokenizerKind = Literal["char", "wordpiece"]
+TokenizerKind = Literal["char", "wordpiece", "word_features"]
 TextMode = Literal["lines", "corpus"]  # plain-text files: one document per line, or one corpus
 
 TOKENIZER_KINDS: tuple[str, ...] = get_args(TokenizerKind)
@@ -31,6 +31,6 @@ class TokenizerConfig:
     """Which tokenizer to train on the run's training split."""
 
     kind: TokenizerKind = "char"
-    vocab_size: int = 4000  # WordPiece target size; char vocab is what the data holds
+    vocab_size: int = 4000  # WordPiece target size, word features' ceiling; char vocab is what the data holds
     lowercase: bool = True  # WordPiece only
-    min_frequency: int = 1  # characters rarer than this map to [UNK]
+    min_frequency: int = 1  # characters (word features) rarer than this map to [UNK] (their slot's unknown)

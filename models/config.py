@@ -146,6 +146,7 @@ OVERRIDES: dict[str, str] = {
     "bidirectional": "model.bidirectional",
     "tokenizer": "tokenizer.kind",
     "vocab_size": "tokenizer.vocab_size",
+    "min_frequency": "tokenizer.min_frequency",
     "backend": "backend",
     "precision": "precision",
     "distribution": "distribution",

@@ -93,6 +93,9 @@ def progress_markdown(run_id: str | None, status: Mapping[str, Any], records: li
         parts.append(f"loss {float(last_step['loss']):.4f}")
     if _finite(last_epoch.get("val_loss")):
         parts.append(f"val loss {float(last_epoch['val_loss']):.4f}")
+    for key, value in last_epoch.items():  # a task's own validation scores (e.g. a tagger's entity F1)
+        if key.startswith("val_") and key not in ("val_loss", "val_accuracy") and _finite(value):
+            parts.append(f"val {key[4:].replace('_', ' ')} {float(value):.3f}")
     if state in ("running", "queued") and _finite(status.get("eta_s")):
         parts.append(f"ETA {format_duration(float(status['eta_s']))}")
     parts.append(f"{count_points(records)} chart points")

@@ -25,6 +25,7 @@ from data.special_tokens import (
 )
 from data.tokenizers.base import CONFIG_FILE, VOCAB_FILE, Tokenizer, read_saved
 from data.tokenizers.char import CharTokenizer
+from data.tokenizers.word_features import WordFeatureTokenizer
 from data.tokenizers.wordpiece import WordPieceTokenizer
 
 __all__ = [
@@ -46,12 +47,17 @@ __all__ = [
     "VOCAB_FILE",
     "CharTokenizer",
     "Tokenizer",
+    "WordFeatureTokenizer",
     "WordPieceTokenizer",
     "load_tokenizer",
     "train_tokenizer",
 ]
 
-_KINDS: dict[str, type[Tokenizer]] = {"char": CharTokenizer, "wordpiece": WordPieceTokenizer}
+_KINDS: dict[str, type[Tokenizer]] = {
+    "char": CharTokenizer,
+    "wordpiece": WordPieceTokenizer,
+    "word_features": WordFeatureTokenizer,
+}
 
 
 def train_tokenizer(config: TokenizerConfig, texts: Iterable[str]) -> Tokenizer:
@@ -60,6 +66,10 @@ def train_tokenizer(config: TokenizerConfig, texts: Iterable[str]) -> Tokenizer:
         return CharTokenizer.train(texts, min_frequency=config.min_frequency)
     if config.kind == "wordpiece":
         return WordPieceTokenizer.train(texts, config.vocab_size, lowercase=config.lowercase)
+    if config.kind == "word_features":
+        return WordFeatureTokenizer.train(
+            texts, min_frequency=config.min_frequency, vocab_size=config.vocab_size
+        )
     raise DataError(f"unknown tokenizer kind '{config.kind}'.", hint=f"Use one of: {', '.join(_KINDS)}.")
 
 

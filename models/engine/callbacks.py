@@ -148,6 +148,19 @@ class EngineMonitor(keras.callbacks.Callback):
         self._window_start = (now, self.step)
 
 
+class ValidationScores(keras.callbacks.Callback):
+    """Adds a task's own validation scores (TaskSpec.validate) to each epoch's logs, before the engine's
+    monitor writes them to metrics.jsonl; listed first so every later callback sees them."""
+
+    def __init__(self, score: Callable[[Any], dict[str, float]]) -> None:
+        super().__init__()
+        self.score = score
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None and "val_loss" in logs:  # an epoch whose validation pass ran
+            logs.update(self.score(self.model))
+
+
 class ProgressBar(keras.callbacks.Callback):
     """A tqdm bar over all steps of the run (CLI), with ETA; resumes at the restored step."""
 

@@ -24,8 +24,8 @@ def planned_model(config: RunConfig, num_classes: int | None = None) -> ModelCon
         model_cfg = config.model
     model_cfg = resolve_model_config(model_cfg, config.task)
     if not model_cfg.vocab_size:
-        wordpiece = config.tokenizer.kind == "wordpiece"
-        model_cfg.vocab_size = config.tokenizer.vocab_size if wordpiece else CHAR_VOCAB_GUESS
+        capped = config.tokenizer.kind in ("wordpiece", "word_features")  # vocab_size is their ceiling
+        model_cfg.vocab_size = config.tokenizer.vocab_size if capped else CHAR_VOCAB_GUESS
     if tasks.get(config.task).labelled:
         model_cfg.num_classes = num_classes or model_cfg.num_classes or 2
     return model_cfg

@@ -99,7 +99,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
     import keras
 
     from models.engine import lineage
-    from models.engine.callbacks import EngineMonitor, ProgressBar
+    from models.engine.callbacks import EngineMonitor, ProgressBar, ValidationScores
 
     keras.utils.set_random_seed(config.train.seed)
     policy = resolve_precision(config.precision)
@@ -159,7 +159,11 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             elapsed_before=elapsed_before,
             time_budget_s=t.time_budget_s,
         )
+        spec = tasks.get(config.task)
+        select_by = spec.select_by if spec.validate and prepared.val_arrays is not None else None
         callbacks: list[Any] = [monitor]
+        if select_by:
+            callbacks.insert(0, ValidationScores(lambda m: spec.validate(m, prepared)))
         bar = ProgressBar(total_steps, start_step) if verbose else None
         if bar:
             callbacks.append(bar)
@@ -196,15 +200,19 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
                     bar.close()
                 return
             val_loss = _last(history.history.get("val_loss"))
+            score = _last(history.history.get(select_by)) if select_by else None
+            # Lower is better: the validation loss, or minus the task's own score where it has one.
+            judged = -score if score is not None else val_loss
             epoch_done = monitor.stop_reason in (
                 None,
                 "budget",
             )  # a user stop mid-epoch is not an evaluation point
-            if val_loss is not None and epoch_done:
-                if val_loss < best:
-                    best, bad_epochs = val_loss, 0
+            if judged is not None and epoch_done:
+                if judged < best:
+                    best, bad_epochs = judged, 0
                     save_checkpoint(model, run, None, path=run.best_checkpoint)
-                    run.write_status(best={"val_loss": val_loss, "step": step, "epoch": epoch + 1})
+                    chosen = {select_by: score} if score is not None else {}
+                    run.write_status(best={"val_loss": val_loss, **chosen, "step": step, "epoch": epoch + 1})
                 else:
                     bad_epochs += 1
             save_last(step)

@@ -100,6 +100,13 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
         rules["vocab_escape"] = (
             "whitespace/invisible characters appear in vocab.txt as \\uXXXX or \\UXXXXXXXX"
         )
+    elif kind == "word_features":
+        rules["word_features"] = (
+            "split on whitespace; each word gives 4 ids, the vocab.txt lines 'w:<word lowercased>', "
+            "'p:<first 3 characters, lowercased>', 's:<last 3 characters, lowercased>', 'x:<shape>' (capitals X, "
+            "small letters x, digits d, uncased letters L, others kept, runs collapsed, at most 8), each "
+            "missing one replaced by its slot's 'w:?' / 'p:?' / 's:?' / 'x:?' (data/tokenizers/word_features.py)"
+        )
     else:
         rules["wordpiece"] = (
             "see data/tokenizers/wordpiece_py.py: normalize, split on whitespace/punctuation, longest match"
@@ -111,7 +118,7 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
         rules["words"] = (
             "split the text on whitespace; encode each word on its own ([UNK] if it encodes to nothing) and "
             "lay the pieces out as [BOS] w1 sep w2 sep w3 ..., where sep is what a space encodes to "
-            "(nothing for WordPiece, the space character for the char tokenizer)"
+            "(nothing for WordPiece and word features, the space character for the char tokenizer)"
         )
         rules["truncation"] = (
             f"stop before the first word whose first piece would not fit in {seq_len} tokens; pad to "

@@ -34,15 +34,18 @@ from ai_edge_litert.interpreter import Interpreter
 from data.bio_decoding import decode_tags
 from data.tokenizers.base import read_saved
 from data.tokenizers.char import CharTokenizer
+from data.tokenizers.word_features import WordFeatureTokenizer
 from data.tokenizers.wordpiece_py import WordPieceEncoder
 
 
 def load_tokenizer(folder: Path, kind: str) -> Any:
-    """Either tokenizer reads only vocab.txt (line number = token id) and tokenizer.json."""
+    """Every tokenizer reads only vocab.txt (line number = token id) and tokenizer.json."""
     if kind == "wordpiece":
         return WordPieceEncoder.from_dir(folder)  # the pure-Python twin of the training tokenizer
-    # Char: one character per line; whitespace and invisible characters are written as \uXXXX.
     lines, config = read_saved(folder)
+    if kind == "word_features":  # pure Python already: a word's form, affixes and shape looked up
+        return WordFeatureTokenizer.from_saved(lines, config)
+    # Char: one character per line; whitespace and invisible characters are written as \uXXXX.
     return CharTokenizer.from_saved(lines, config)
 
 

@@ -37,6 +37,14 @@ def lm_texts(config: RunConfig) -> tuple[Any, list[list[str]]]:
     are documents too, so a tagger's corpus can be pretrained on.
     """
     d = config.data
+    if (
+        config.tokenizer.kind == "word_features"
+    ):  # a word's slots are read together, never predicted one by one
+        raise DataError(
+            "the word-feature tokenizer is for taggers and classifiers; a language model predicts tokens one "
+            "at a time, which it cannot do with a word's form, affixes and shape.",
+            hint="choose the char or wordpiece tokenizer for language models.",
+        )
     if is_conll_path(d.path):
         loaded: Any = load_conll(d.path, max_sentences=d.max_rows)
         texts = [" ".join(words) for words in loaded.sentences]

@@ -32,8 +32,10 @@ class PreparedData:
     labels: list[str] | None = None
     # classify: (ids, label ids); tag: (ids, tag ids, weights) for the report
     test_arrays: tuple[np.ndarray, ...] | None = None
-    val_arrays: tuple[np.ndarray, ...] | None = None  # classify: (ids, label ids) of the validation split
+    # classify: (ids, label ids) of the validation split; tag: (ids, tag ids, weights)
+    val_arrays: tuple[np.ndarray, ...] | None = None
     test_tags: list[list[str]] | None = None  # tag: gold word tags of the test sentences
+    val_tags: list[list[str]] | None = None  # tag: gold word tags of the validation sentences
     # classify: raw texts and label ids of each split ("train", "val", "test"), for the classic baseline
     texts: dict[str, tuple[list[str], np.ndarray]] | None = None
     report: dict[str, Any] = field(default_factory=dict)
@@ -41,6 +43,7 @@ class PreparedData:
 
 Preparer = Callable[[Any, Any, Any], PreparedData]  # (RunConfig, RunDir, tokenizer or None)
 Evaluator = Callable[[Any, PreparedData, Any], dict[str, Any]]  # (model, prepared, RunDir) -> report
+Validator = Callable[[Any, PreparedData], dict[str, float]]  # (model, prepared) -> {"val_<metric>": value}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,11 @@ class TaskSpec:
     finetune_label: str | None = None  # the Train tab's choice to start this task from a pretrained run
     interface: str | None = None  # GENERATE / CLASSIFY / TAG, or None: nothing to play with or export
     exportable: bool = False  # models.export writes a TFLite bundle for its runs
+    # A task whose validation loss is a poor guide to its result (a tagger's loss is mostly the O tag's) scores
+    # the validation split after each epoch; ``select_by`` (one of its keys, higher is better) then picks the
+    # best epoch and drives early stopping instead of the validation loss.
+    validate: Validator | None = None
+    select_by: str | None = None
 
     @property
     def fine_tunable(self) -> bool:

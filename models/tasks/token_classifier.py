@@ -44,7 +44,9 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         tag_ids = [[tag_index[tag] for tag in sentence] for sentence in gold]
         return align_words(tokenizer, sentences, tag_ids, m.seq_len), gold
 
-    (train, _), (val, _), (test, test_gold) = (encode(s) for s in (splits.train, splits.val, splits.test))
+    (train, _), (val, val_gold), (test, test_gold) = (
+        encode(s) for s in (splits.train, splits.val, splits.test)
+    )
     if len(test.ids) == 0:
         test, test_gold = encode(splits.val)
     if len(train.ids) < t.batch_size:
@@ -87,6 +89,8 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         labels=tags,
         test_arrays=(test.ids, test.labels, test.weights),
         test_tags=test_gold,
+        val_arrays=(val.ids, val.labels, val.weights) if len(val.ids) else None,
+        val_tags=val_gold,
         report=report,
     )
 
@@ -98,15 +102,23 @@ def word_tags(logits: np.ndarray, weights: np.ndarray, words: int, labels: list[
     return tags + [OUTSIDE] * (words - len(tags))
 
 
+def predicted_tags(model: Any, arrays: tuple[np.ndarray, ...], gold: list[list[str]], labels: list[str]):
+    """The model's BIO-valid word tags for sentences laid out as ``arrays`` (ids, tag ids, weights)."""
+    ids, _, weights = arrays
+    logits = model.predict(ids, batch_size=128, verbose=0)
+    return [word_tags(logits[row], weights[row], len(words), labels) for row, words in enumerate(gold)]
+
+
 def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:
     """Entity-level (exact span and type) precision/recall/F1 on the test sentences, plus word accuracy."""
-    ids, _, weights = data.test_arrays
-    logits = model.predict(ids, batch_size=128, verbose=0)
-    predicted = [
-        word_tags(logits[row], weights[row], len(gold), data.labels)
-        for row, gold in enumerate(data.test_tags)
-    ]
+    predicted = predicted_tags(model, data.test_arrays, data.test_tags, data.labels)
     return {**entity_metrics(data.test_tags, predicted), "split": "test"}
+
+
+def validate(model: Any, data: PreparedData) -> dict[str, float]:
+    """Entity F1 on the validation sentences, the epoch-picking score (the loss is mostly the O tag's)."""
+    predicted = predicted_tags(model, data.val_arrays, data.val_tags, data.labels)
+    return {"val_entity_f1": entity_metrics(data.val_tags, predicted)["entity_f1"]}
 
 
 def entity_metrics(gold: list[list[str]], predicted: list[list[str]]) -> dict[str, Any]:
@@ -164,4 +176,6 @@ SPEC = TaskSpec(
     exportable=True,
     finetune_label="Fine-tune a token tagger from a run",
     interface=TAG,
+    validate=validate,
+    select_by="val_entity_f1",
 )

@@ -60,6 +60,8 @@ def test_progress_markdown_reports_step_total_eta_and_points() -> None:
     assert "loss 0.5000" in text and "val loss 0.7500" in text and "4 chart points" in text
     assert "ETA" not in views.progress_markdown("run-a", {**status, "state": "completed"}, RECORDS)
     assert "No run yet" in views.progress_markdown(None, {}, [])
+    tagger = [{"kind": "epoch", "step": 3, "epoch": 1, "val_loss": 0.3, "val_entity_f1": 0.4567}]
+    assert "val entity f1 0.457" in views.progress_markdown("run-t", status, tagger)
     assert views.progress_fraction(status) == 0.5 and views.progress_fraction({}) == 0.0
 
 

@@ -21,7 +21,7 @@ TEXTS = ["we saw Hana Larsen in Riga", "Kofi Tanaka flew to Osaka today " * 4]
 
 
 @pytest.fixture(
-    scope="module", params=[("lstm", "char"), ("transformer", "wordpiece")], ids=lambda p: "-".join(p)
+    scope="module", params=[("lstm", "word_features"), ("transformer", "char")], ids=lambda p: "-".join(p)
 )
 def exported(request, tmp_path_factory):
     """A tagger trained by the engine and exported at every quantization: (run, {quantization: report})."""
@@ -66,6 +66,10 @@ def test_tagger_bundle_agrees_with_keras_in_litert(exported):
             }
         }
         assert "Viterbi" in meta["preprocessing"]["output"] and "sep" in meta["preprocessing"]["words"]
+        kind = meta["preprocessing"]["tokenizer"]
+        assert kind == run.config().tokenizer.kind and (
+            kind != "word_features" or "'x:?'" in meta["preprocessing"][kind]
+        )
 
 
 @pytest.mark.slow

@@ -16,28 +16,32 @@ def _cli(*argv: str):
     return config_from_args(build_parser().parse_args(list(argv)))
 
 
-def test_tagger_recipe_reads_characters_with_a_bidirectional_lstm():
+def test_tagger_recipe_reads_word_features_with_a_bidirectional_lstm():
     sentences = [
         ["Anna", "flew", "to", "Lisbon"],
         ["we", "saw", "Chen", "Novak", "in", "Osaka", "today"],
     ] * 100
     recipe = tagger_recipe(sentences, train_rows=160)
     s = recipe.settings
-    assert s["tokenizer"] == "char" and "vocab_size" not in s
+    assert s["tokenizer"] == "word_features" and s["min_frequency"] == 2
     assert s["kind"] == "lstm" and s["bidirectional"] is True and s["preset"] == "small"
-    assert s["seq_len"] == 33  # "we saw Chen Novak in Osaka today" is 32 characters, plus [BOS]
+    assert s["seq_len"] == 29  # "we saw Chen Novak in Osaka today": 7 words x 4 features, plus [BOS]
     assert s["learning_rate"] == 3e-3 and s["batch_size"] == 16 and s["early_stopping_patience"] == 3
-    assert "case kept" in recipe.reasons[0] and "of sentences" in recipe.reasons[1]
+    assert "prefix and suffix" in recipe.reasons[0] and "of sentences" in recipe.reasons[1]
     own_kind = tagger_recipe(sentences, train_rows=160, kind="transformer").settings
     assert "kind" not in own_kind and "bidirectional" not in own_kind and own_kind["learning_rate"] == 1e-3
+    own_chars = tagger_recipe(sentences, train_rows=160, tokenizer="char").settings
+    assert "tokenizer" not in own_chars and "min_frequency" not in own_chars
+    assert own_chars["seq_len"] == 33  # counted in characters: "we saw Chen Novak in Osaka today" + [BOS]
 
 
 def test_the_cli_gives_taggers_the_recipe_unless_told_otherwise(tmp_path: Path):
     data = make_names_conll(tmp_path / "names.conll", sentences=100)
     args = ("--workspace", str(tmp_path), "train", "--task", "token_classifier", "--data", str(data))
     chosen = _cli(*args)
-    assert chosen.model.kind == "lstm" and chosen.model.bidirectional and chosen.tokenizer.kind == "char"
-    assert any(r.startswith("char tokenizer") for r in chosen.recipe)
+    assert chosen.model.kind == "lstm" and chosen.model.bidirectional
+    assert chosen.tokenizer.kind == "word_features" and chosen.tokenizer.min_frequency == 2
+    assert any(r.startswith("word features") for r in chosen.recipe)
     own = _cli(*args, "--tokenizer", "wordpiece", "--epochs", "2")
     assert own.tokenizer.kind == "wordpiece" and own.train.epochs == 2 and own.model.kind == "lstm"
     assert own.recipe[-1] == "kept your own epochs, tokenizer"
@@ -51,10 +55,17 @@ def test_default_tagger_run_finds_the_entities(tmp_path: Path, capsys):
     workspace = tmp_path / "ws"
     argv = ["--workspace", str(workspace), "train", "--task", "token_classifier", "--data", str(data)]
     assert main([*argv, "--quiet"]) == 0
-    assert "recipe: char tokenizer" in capsys.readouterr().out
+    assert "recipe: word features" in capsys.readouterr().out
     (run,) = (workspace / "runs").iterdir()
     report = json.loads((run / "eval.json").read_text())
     assert report["entity_f1"] > 0.9, report  # predicting O everywhere scores 0
+    # The epoch kept is the one with the best validation entity F1, not the lowest validation loss.
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in lines if r["kind"] == "epoch"]
+    assert epochs and all(0.0 <= r["val_entity_f1"] <= 1.0 for r in epochs)
+    best = json.loads((run / "status.json").read_text())["best"]
+    top = max(epochs, key=lambda r: (r["val_entity_f1"], -r["epoch"]))
+    assert best["epoch"] == top["epoch"] and best["val_entity_f1"] == top["val_entity_f1"]
     assert main(["--workspace", str(workspace), "tag", run.name, "we saw Hana Larsen in Riga"]) == 0
     *lines, entities = capsys.readouterr().out.strip().splitlines()
     tags = dict(line.split("\t") for line in lines)

@@ -1,0 +1,101 @@
+"""Word-feature tokenizer: each word becomes a fixed group of ids (its form, prefix, suffix and shape)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from typing import Any
+
+from data.errors import DataError
+from data.special_tokens import SPECIAL_TOKENS
+from data.tokenizers.base import Tokenizer
+
+# One token per slot, in this order; a value seen fewer than min_frequency times in training becomes the
+# slot's own unknown token ("w:?"), so the model still knows which slot it is looking at.
+SLOTS = ("w", "p", "s", "x")
+AFFIX = 3  # prefix/suffix length in characters
+UNKNOWN = "?"
+
+
+def word_shape(word: str) -> str:
+    """Capitals X, small letters x, digits d, other characters kept; runs collapsed: "McGill" -> "XxXx",
+    "@nasa" -> "@x", "2016" -> "d". Letters without case (CJK, Thai...) are "L"."""
+    out: list[str] = []
+    for ch in word:
+        if ch.isupper():
+            c = "X"
+        elif ch.islower():
+            c = "x"
+        elif ch.isdigit():
+            c = "d"
+        elif ch.isalpha():
+            c = "L"
+        else:
+            c = ch
+        if not out or out[-1] != c:
+            out.append(c)
+    return "".join(out)[:8]
+
+
+def word_features(word: str) -> tuple[str, ...]:
+    """The slot values of one word, as vocabulary strings ("w:paris", "p:par", "s:ris", "x:Xx")."""
+    low = word.lower()
+    values = (low, low[:AFFIX], low[-AFFIX:], word_shape(word))
+    return tuple(f"{slot}:{value}" for slot, value in zip(SLOTS, values, strict=True))
+
+
+class WordFeatureTokenizer(Tokenizer):
+    """Splits on whitespace; every word encodes to ``len(SLOTS)`` ids, so tags sit on each group's first id.
+
+    Built for tagging, where a name is told by its form, capitals and affixes (a CRF's features); the
+    sequence model reads the groups in order, so each word's tag also sees its neighbours."""
+
+    kind = "word_features"
+
+    def __init__(self, vocabulary: list[str], *, min_frequency: int = 2) -> None:
+        super().__init__(vocabulary, lowercase=False)
+        self.min_frequency = min_frequency
+        self._unknown = [self._index[f"{slot}:{UNKNOWN}"] for slot in SLOTS]
+
+    @classmethod
+    def train(
+        cls, texts: Iterable[str], min_frequency: int = 2, vocab_size: int | None = None
+    ) -> WordFeatureTokenizer:
+        """Values seen at least ``min_frequency`` times, the most frequent first up to ``vocab_size`` ids."""
+        counts: Counter[str] = Counter()
+        for text in texts:
+            for word in text.split():
+                counts.update(word_features(word))
+        if not counts:
+            raise DataError("there are no words in the training text.", hint="Add text.")
+        unknown = [f"{slot}:{UNKNOWN}" for slot in SLOTS]
+        frequent = sorted((-n, v) for v, n in counts.items() if n >= min_frequency and v not in unknown)
+        room = len(frequent) if vocab_size is None else max(0, vocab_size - len(SPECIAL_TOKENS) - len(SLOTS))
+        kept = sorted(v for _, v in frequent[:room])
+        return cls(list(SPECIAL_TOKENS) + unknown + kept, min_frequency=min_frequency)
+
+    def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        lookup = self._index.get
+        out = []
+        for text in texts:
+            ids: list[int] = []
+            for word in text.split():
+                ids += [lookup(v, u) for v, u in zip(word_features(word), self._unknown, strict=True)]
+            out.append(ids)
+        return out
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """The words' lower-cased forms ("?" where the form was unknown); other slots are skipped."""
+        words = []
+        for token_id in ids:
+            token = self.id_to_token(int(token_id))
+            if token.startswith("w:"):
+                words.append(token[2:])
+        return " ".join(words)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "min_frequency": self.min_frequency, "slots": list(SLOTS), "affix": AFFIX}
+
+    @classmethod
+    def from_saved(cls, lines: list[str], config: dict[str, Any]) -> WordFeatureTokenizer:
+        return cls(list(lines), min_frequency=int(config.get("min_frequency", 2)))
