@@ -31,9 +31,11 @@ class EngineMonitor(keras.callbacks.Callback):
         started_at: float,
         elapsed_before: float = 0.0,
         time_budget_s: float | None = None,
+        tensorboard: Any | None = None,
     ) -> None:
         super().__init__()
         self.run = run
+        self.tensorboard = tensorboard  # a models.engine.tensorboard.TensorBoardWriter, or None
         self.step = start_step
         self.total_steps = total_steps
         self.tokens_per_batch = tokens_per_batch
@@ -101,6 +103,11 @@ class EngineMonitor(keras.callbacks.Callback):
     def _weights_finite(self) -> bool:
         return all(bool(keras.ops.all(keras.ops.isfinite(w))) for w in self.model.weights)
 
+    def _log(self, record: dict[str, Any]) -> None:
+        self.run.log_metrics(record)
+        if self.tensorboard is not None:
+            self.tensorboard.write(record)
+
     def mark_checkpoint(self, step: int) -> None:
         self._last_checkpoint_step = step
 
@@ -116,7 +123,7 @@ class EngineMonitor(keras.callbacks.Callback):
             "elapsed_s": round(self.elapsed(), 3),
         }
         record.update({k: _num(v) for k, v in (logs or {}).items()})
-        self.run.log_metrics(record)
+        self._log(record)
 
     def model_learning_rate(self) -> float:
         try:
@@ -143,7 +150,7 @@ class EngineMonitor(keras.callbacks.Callback):
             "total_steps": self.total_steps,
         }
         record.update({k: _num(v) for k, v in logs.items() if k != "loss"})
-        self.run.log_metrics(record)
+        self._log(record)
         self.run.write_status(step=self.step, epoch=self.epoch + 1, loss=loss, eta_s=record["eta_s"])
         self._window_start = (now, self.step)
 

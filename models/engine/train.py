@@ -100,6 +100,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
 
     from models.engine import lineage
     from models.engine.callbacks import EngineMonitor, ProgressBar, ValidationScores
+    from models.engine.tensorboard import TensorBoardWriter
 
     keras.utils.set_random_seed(config.train.seed)
     policy = resolve_precision(config.precision)
@@ -158,6 +159,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             started_at=started,
             elapsed_before=elapsed_before,
             time_budget_s=t.time_budget_s,
+            tensorboard=TensorBoardWriter(run, replay=read_jsonl(run.metrics_path) if checkpoint else ()),
         )
         spec = tasks.get(config.task)
         select_by = spec.select_by if spec.validate and prepared.val_arrays is not None else None
@@ -196,6 +198,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             step = monitor.step
             if monitor.stop_reason == "nan":
                 run.write_status(state="failed", message=monitor.failure, step=step, pid=None)
+                monitor.tensorboard.close()
                 if bar:
                     bar.close()
                 return
@@ -229,6 +232,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
                 )
                 break
             epoch, in_epoch = epoch + 1, 0
+        monitor.tensorboard.close()
         if bar:
             bar.close()
 

@@ -134,6 +134,10 @@ def test_stop_request_saves_checkpoint_and_resume_finishes(tmp_path, sentiment_c
     steps = [r["step"] for r in run.metrics() if r.get("kind") == "step"]
     assert steps == sorted(steps) and steps[-1] > stopped_at
     assert any(r.get("event") == "resumed" and r["step"] == stopped_at for r in run.metrics())
+    # The TensorBoard copy was rebuilt from the kept records on resume: each step once, as in metrics.jsonl.
+    from tests.models.test_tensorboard import assert_same_curves
+
+    assert_same_curves(run)
 
 
 def test_nan_loss_stops_with_message_and_keeps_checkpoint(tmp_path, sentiment_csv):
