@@ -28,10 +28,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="launch the local web app (the default command)")
     ui.add_argument(
-        "--host", default="127.0.0.1", help="bind address (default: 127.0.0.1, this machine only)"
+        "--host",
+        default="127.0.0.1",
+        help="bind address (default: 127.0.0.1, this machine only); any other address, e.g. 0.0.0.0 for the "
+        "network, needs a password: TEXTLAB_PASSWORD (user TEXTLAB_USER, default 'textlab') or a prompt",
     )
     ui.add_argument("--port", type=int, default=7860)
-    ui.add_argument("--share", action="store_true", help="open a public share link (off unless asked)")
+    ui.add_argument(
+        "--share",
+        action="store_true",
+        help="open a public share link (off unless asked; needs a password too)",
+    )
 
     for name, helptext in (
         ("train", "train a model from a dataset"),
@@ -330,9 +337,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from app.ui.access import AccessRefused
     from app.ui.server import launch
 
-    launch(workspace=args.workspace, host=args.host, port=args.port, share=args.share)
+    try:
+        launch(workspace=args.workspace, host=args.host, port=args.port, share=args.share)
+    except AccessRefused as err:
+        # A refusal is a setting to fix, not a bug: one line, even with TEXTLAB_DEBUG.
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C at the password prompt: there is no run to resume
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import MutableMapping
 from pathlib import Path
 
 import gradio as gr
+from starlette.middleware import Middleware
 
-from app.ui import data_tab, export_tab, playground_tab, runs_tab, train_tab
+from app.ui import access, data_tab, export_tab, playground_tab, runs_tab, train_tab
 
 TITLE = "keras-textlab"
 # System fonts only: nothing is fetched from a font CDN, so the app looks the same offline.
@@ -49,9 +52,21 @@ def build_app(workspace: str) -> gr.Blocks:
 
 
 def launch(
-    workspace: str = "workspace", host: str = "127.0.0.1", port: int = 7860, share: bool = False
-) -> None:
-    """Serve the app; binds to ``host`` (this machine only by default) and blocks until Ctrl-C."""
+    workspace: str = "workspace",
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    share: bool = False,
+    *,
+    environ: MutableMapping[str, str] | None = None,
+    block: bool = True,
+) -> gr.Blocks:
+    """Serve the app; binds to ``host`` (this machine only by default) and, with ``block``, waits for Ctrl-C.
+    Any other address (or a share link) gets a login first; raises access.AccessRefused when there is no
+    password to ask for (see app/ui/access.py)."""
+    env = os.environ if environ is None else environ
+    login = access.credentials(host, env, access.terminal_prompt(), share=share)
+    # Training runs in child processes that inherit this environment: they must not carry the password.
+    env.pop(access.PASSWORD_VAR, None)
     app = build_app(workspace)
     app.queue(default_concurrency_limit=1)
     app.launch(
@@ -65,4 +80,9 @@ def launch(
         allowed_paths=[str(Path(workspace).resolve())],
         footer_links=["api"],
         show_error=False,
+        auth=access.checker(*login) if login else None,
+        prevent_thread_lock=not block,
+        # Gradio guards /gradio_api/info but embeds the same schema in the login page it serves to anyone.
+        app_kwargs={"middleware": [Middleware(access.HideApiOnLoginPage)]} if login else None,
     )
+    return app
