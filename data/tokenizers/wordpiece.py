@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -12,13 +13,27 @@ from data.errors import DataError
 from data.special_tokens import SPECIAL_TOKENS, UNK_TOKEN
 from data.tokenizers.base import Tokenizer
 from data.tokenizers.wordpiece_py import MAX_BYTES_PER_WORD, SUFFIX_INDICATOR, WordPieceEncoder
+from data.tokenizers.wordpiece_py import pretokenize as pretokenize_py
 from data.tokenizers.wordpiece_vocab import learn_vocabulary
 
 _CHUNK = 4096  # texts per tf call: large enough to amortize the call, small enough to bound memory
 
 
+@functools.cache
+def tf_text_available() -> bool:
+    """Whether tensorflow-text is importable: it has no recent wheels for macOS arm64 or Windows, where the
+    pure-Python twin (data.tokenizers.wordpiece_py, equal ids, tested) does the work instead."""
+    try:
+        import tensorflow_text  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def count_words(texts: Iterable[str], *, lowercase: bool = True) -> Counter[str]:
     """Word counts after keras-hub's own pre-tokenization, the very function ``encode`` runs."""
+    if not tf_text_available():
+        return Counter(word for text in texts for word in pretokenize_py(str(text), lowercase))
     import tensorflow as tf
     from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize  # not exported; pinned 0.32
 
@@ -91,6 +106,8 @@ class WordPieceTokenizer(Tokenizer):
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
         texts = [str(t) for t in texts]
+        if not tf_text_available():
+            return [self._reference.encode(t) for t in texts]
         fn = self._function()
         out: list[list[int]] = []
         for start in range(0, len(texts), _CHUNK):

@@ -87,3 +87,16 @@ def test_greedy_longest_match_first():
     assert encoder.tokenize("Unbelievable") == ["unbe", "##liev", "##able"]
     assert encoder.tokenize("unx") == ["[UNK]"]  # "##x" is missing, so the whole word is unknown
     assert encoder.decode(encoder.encode("unbelievable x")) == "unbelievable x"
+
+
+def test_without_tensorflow_text_wordpiece_trains_and_encodes_the_same(monkeypatch, sms_texts):
+    """Where tensorflow-text has no wheel (macOS arm64, Windows) the pure-Python twin does both jobs."""
+    from data.tokenizers import wordpiece as wp
+
+    texts = sms_texts[:300] + ["Naïve CAFÉ, 東京!", "tab\tand\u200bzero-width"]
+    tf_counts, tf_tokenizer = wp.count_words(texts), wp.WordPieceTokenizer.train(texts, 400)
+    tf_ids = tf_tokenizer.encode_batch(texts)
+    monkeypatch.setattr(wp, "tf_text_available", lambda: False)
+    counts, tokenizer = wp.count_words(texts), wp.WordPieceTokenizer.train(texts, 400)
+    assert counts == tf_counts and tokenizer.vocabulary == tf_tokenizer.vocabulary
+    assert tokenizer.encode_batch(texts) == tf_ids
