@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 TokenizerKind = Literal["char", "wordpiece", "word_features"]
@@ -34,3 +34,5 @@ class TokenizerConfig:
     vocab_size: int = 4000  # WordPiece target size, word features' ceiling; char vocab is what the data holds
     lowercase: bool = True  # WordPiece only
     min_frequency: int = 1  # characters (word features) rarer than this map to [UNK] (their slot's unknown)
+    # Word features only: which of form "w", prefix "p", suffix "s", shape "x" each word becomes.
+    word_slots: list[str] = field(default_factory=lambda: ["w", "p", "s", "x"])

@@ -147,6 +147,7 @@ OVERRIDES: dict[str, str] = {
     "tokenizer": "tokenizer.kind",
     "vocab_size": "tokenizer.vocab_size",
     "min_frequency": "tokenizer.min_frequency",
+    "word_slots": "tokenizer.word_slots",
     "backend": "backend",
     "precision": "precision",
     "distribution": "distribution",

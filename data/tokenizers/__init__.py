@@ -68,7 +68,10 @@ def train_tokenizer(config: TokenizerConfig, texts: Iterable[str]) -> Tokenizer:
         return WordPieceTokenizer.train(texts, config.vocab_size, lowercase=config.lowercase)
     if config.kind == "word_features":
         return WordFeatureTokenizer.train(
-            texts, min_frequency=config.min_frequency, vocab_size=config.vocab_size
+            texts,
+            min_frequency=config.min_frequency,
+            vocab_size=config.vocab_size,
+            slots=tuple(config.word_slots),
         )
     raise DataError(f"unknown tokenizer kind '{config.kind}'.", hint=f"Use one of: {', '.join(_KINDS)}.")
 

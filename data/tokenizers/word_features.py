@@ -37,42 +37,51 @@ def word_shape(word: str) -> str:
     return "".join(out)[:8]
 
 
-def word_features(word: str) -> tuple[str, ...]:
-    """The slot values of one word, as vocabulary strings ("w:paris", "p:par", "s:ris", "x:Xx")."""
+def word_features(word: str, slots: tuple[str, ...] = SLOTS) -> tuple[str, ...]:
+    """The values of ``slots`` for one word, as vocabulary strings ("w:paris", "p:par", "s:ris", "x:Xx")."""
     low = word.lower()
-    values = (low, low[:AFFIX], low[-AFFIX:], word_shape(word))
-    return tuple(f"{slot}:{value}" for slot, value in zip(SLOTS, values, strict=True))
+    values = {"w": low, "p": low[:AFFIX], "s": low[-AFFIX:], "x": word_shape(word)}
+    return tuple(f"{slot}:{values[slot]}" for slot in slots)
 
 
 class WordFeatureTokenizer(Tokenizer):
-    """Splits on whitespace; every word encodes to ``len(SLOTS)`` ids, so tags sit on each group's first id.
+    """Splits on whitespace; every word encodes to ``len(slots)`` ids, so tags sit on each group's first id.
 
     Built for tagging, where a name is told by its form, capitals and affixes (a CRF's features); the
-    sequence model reads the groups in order, so each word's tag also sees its neighbours."""
+    sequence model reads the groups in order, so each word's tag also sees its neighbours. ``slots`` is a
+    subset of SLOTS in that order (words that are single characters need no prefix or suffix)."""
 
     kind = "word_features"
 
-    def __init__(self, vocabulary: list[str], *, min_frequency: int = 2) -> None:
+    def __init__(
+        self, vocabulary: list[str], *, min_frequency: int = 2, slots: tuple[str, ...] = SLOTS
+    ) -> None:
         super().__init__(vocabulary, lowercase=False)
         self.min_frequency = min_frequency
-        self._unknown = [self._index[f"{slot}:{UNKNOWN}"] for slot in SLOTS]
+        self.slots = checked_slots(slots)
+        self._unknown = [self._index[f"{slot}:{UNKNOWN}"] for slot in self.slots]
 
     @classmethod
     def train(
-        cls, texts: Iterable[str], min_frequency: int = 2, vocab_size: int | None = None
+        cls,
+        texts: Iterable[str],
+        min_frequency: int = 2,
+        vocab_size: int | None = None,
+        slots: tuple[str, ...] = SLOTS,
     ) -> WordFeatureTokenizer:
         """Values seen at least ``min_frequency`` times, the most frequent first up to ``vocab_size`` ids."""
+        slots = checked_slots(slots)
         counts: Counter[str] = Counter()
         for text in texts:
             for word in text.split():
-                counts.update(word_features(word))
+                counts.update(word_features(word, slots))
         if not counts:
             raise DataError("there are no words in the training text.", hint="Add text.")
-        unknown = [f"{slot}:{UNKNOWN}" for slot in SLOTS]
+        unknown = [f"{slot}:{UNKNOWN}" for slot in slots]
         frequent = sorted((-n, v) for v, n in counts.items() if n >= min_frequency and v not in unknown)
-        room = len(frequent) if vocab_size is None else max(0, vocab_size - len(SPECIAL_TOKENS) - len(SLOTS))
+        room = len(frequent) if vocab_size is None else max(0, vocab_size - len(SPECIAL_TOKENS) - len(slots))
         kept = sorted(v for _, v in frequent[:room])
-        return cls(list(SPECIAL_TOKENS) + unknown + kept, min_frequency=min_frequency)
+        return cls(list(SPECIAL_TOKENS) + unknown + kept, min_frequency=min_frequency, slots=slots)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
         lookup = self._index.get
@@ -80,7 +89,8 @@ class WordFeatureTokenizer(Tokenizer):
         for text in texts:
             ids: list[int] = []
             for word in text.split():
-                ids += [lookup(v, u) for v, u in zip(word_features(word), self._unknown, strict=True)]
+                features = word_features(word, self.slots)
+                ids += [lookup(v, u) for v, u in zip(features, self._unknown, strict=True)]
             out.append(ids)
         return out
 
@@ -94,8 +104,30 @@ class WordFeatureTokenizer(Tokenizer):
         return " ".join(words)
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "min_frequency": self.min_frequency, "slots": list(SLOTS), "affix": AFFIX}
+        return {
+            **super().config(),
+            "min_frequency": self.min_frequency,
+            "slots": list(self.slots),
+            "affix": AFFIX,
+        }
 
     @classmethod
     def from_saved(cls, lines: list[str], config: dict[str, Any]) -> WordFeatureTokenizer:
-        return cls(list(lines), min_frequency=int(config.get("min_frequency", 2)))
+        slots = tuple(config.get("slots", SLOTS))
+        return cls(list(lines), min_frequency=int(config.get("min_frequency", 2)), slots=slots)
+
+
+def checked_slots(slots: Any) -> tuple[str, ...]:
+    """``slots`` as a tuple in SLOTS order; the form ("w") must be one of them (tags sit on the first id)."""
+    chosen = tuple(slots)
+    if (
+        not chosen
+        or chosen[0] != "w"
+        or any(s not in SLOTS for s in chosen)
+        or len(set(chosen)) != len(chosen)
+    ):
+        raise DataError(
+            f"word-feature slots {list(chosen)} are not valid.",
+            hint=f"use 'w' (the word) first, then any of {', '.join(SLOTS[1:])}, each once.",
+        )
+    return tuple(s for s in SLOTS if s in chosen)

@@ -35,11 +35,17 @@ TAGGER_LEARNING_RATES = {"lstm": 3e-3, "transformer": 1e-3, "bag": 3e-3}
 # Word features rarer than this become their slot's unknown, so training meets unknown words as the test
 # does; vocab_size is only a ceiling (a large corpus keeps its most frequent values).
 TAGGER_FEATURES = {"min_frequency": 2, "vocab_size": 50_000}
+# Words that are single characters (a Chinese or Japanese CoNLL file, one character per line): prefix and
+# suffix would repeat the form, and 4 tokens per character would make sentences needlessly long.
+CHARACTER_WORD_SLOTS = ("w", "x")
+# A tagger cuts words past seq_len (they count as O), so it may read longer sequences than a classifier.
+TAGGER_SEQ_LEN_RANGE = (16, 512)
 # Settings the recipe may choose: a user's own value for any one of them wins (CLI flag or edited Train field).
 RECIPE_KEYS = (
     "tokenizer",
     "vocab_size",
     "min_frequency",
+    "word_slots",
     "seq_len",
     "kind",
     "preset",
@@ -66,10 +72,12 @@ class Recipe:
         config.recipe = list(self.reasons) + ([f"kept your own {', '.join(kept)}"] if kept else [])
         return config
 
-    def choose_seq_len(self, lengths: np.ndarray, what: str, unit: str) -> None:
-        """seq_len at the 95th percentile of ``lengths`` (tokens per example), within SEQ_LEN_RANGE."""
-        p95 = float(np.percentile(lengths, 95)) if len(lengths) else SEQ_LEN_RANGE[0]
-        seq_len = int(min(SEQ_LEN_RANGE[1], max(SEQ_LEN_RANGE[0], round(p95))))
+    def choose_seq_len(
+        self, lengths: np.ndarray, what: str, unit: str, bounds: tuple[int, int] = SEQ_LEN_RANGE
+    ) -> None:
+        """seq_len at the 95th percentile of ``lengths`` (tokens per example), within ``bounds``."""
+        p95 = float(np.percentile(lengths, 95)) if len(lengths) else bounds[0]
+        seq_len = int(min(bounds[1], max(bounds[0], round(p95))))
         covered = float((lengths <= seq_len).mean()) if len(lengths) else 1.0
         self.settings["seq_len"] = seq_len
         self.reasons.append(
@@ -129,23 +137,31 @@ def tagger_recipe(
     """Choose a token tagger's settings from its sentences (words) and training sentence count; ``kind``
     and ``tokenizer`` are the user's own choices, if any (seq_len is then counted in that tokenizer's units)."""
     recipe = Recipe()
+    words = np.asarray([len(ws) for ws in sentences])
+    slots = WORD_SLOTS
     if tokenizer is None:
         tokenizer = "word_features"
-        recipe.settings.update(tokenizer=tokenizer, **TAGGER_FEATURES)
-        recipe.reasons.append(
-            f"word features: each word's form, 3-letter prefix and suffix and shape (capitals, digits) as "
-            f"{len(WORD_SLOTS)} tokens, values seen at least {TAGGER_FEATURES['min_frequency']} times "
-            "(a CRF's word features; entity F1 0.33 over 3 seeds vs 0.30 with characters on ner_twitter.conll, "
-            "BENCHMARKS.md)"
+        word_chars = [len(w) for ws in sentences[:20_000] for w in ws]
+        single = bool(word_chars) and float(np.median(word_chars)) <= 1
+        slots = CHARACTER_WORD_SLOTS if single else WORD_SLOTS
+        recipe.settings.update(tokenizer=tokenizer, word_slots=list(slots), **TAGGER_FEATURES)
+        what = (
+            "the words are single characters (median 1): each one's form and shape"
+            if single
+            else "each word's form, 3-letter prefix and suffix and shape (capitals, digits)"
         )
-    words = np.asarray([len(ws) for ws in sentences])
+        recipe.reasons.append(
+            f"word features: {what} as {len(slots)} tokens, values seen at least "
+            f"{TAGGER_FEATURES['min_frequency']} times (a CRF's word features; entity F1 0.33 over 3 seeds vs "
+            "0.30 with characters on ner_twitter.conll, BENCHMARKS.md)"
+        )
     if tokenizer == "word_features":
-        lengths, unit = words * len(WORD_SLOTS), f"tokens, {len(WORD_SLOTS)} per word"
+        lengths, unit = words * len(slots), f"tokens, {len(slots)} per word"
     elif tokenizer == "char":
         lengths, unit = np.asarray([len(" ".join(ws)) for ws in sentences]), "characters"
     else:
         lengths, unit = words * PIECES_PER_WORD, f"words x {PIECES_PER_WORD} pieces"
-    recipe.choose_seq_len(lengths + 1, "sentences", unit)  # + 1: [BOS]
+    recipe.choose_seq_len(lengths + 1, "sentences", unit, TAGGER_SEQ_LEN_RANGE)  # + 1: [BOS]
     if kind is None or kind == TAGGER_MODEL["kind"]:
         recipe.settings.update(TAGGER_MODEL)
         recipe.reasons.append(

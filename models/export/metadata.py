@@ -101,8 +101,10 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
             "whitespace/invisible characters appear in vocab.txt as \\uXXXX or \\UXXXXXXXX"
         )
     elif kind == "word_features":
+        slots = tokenizer_config.get("slots", ["w", "p", "s", "x"])
         rules["word_features"] = (
-            "split on whitespace; each word gives 4 ids, the vocab.txt lines 'w:<word lowercased>', "
+            f"split on whitespace; each word gives one id per slot of {slots}, in that order, the vocab.txt "
+            "lines 'w:<word lowercased>', "
             "'p:<first 3 characters, lowercased>', 's:<last 3 characters, lowercased>', 'x:<shape>' (capitals X, "
             "small letters x, digits d, uncased letters L, others kept, runs collapsed, at most 8), each "
             "missing one replaced by its slot's 'w:?' / 'p:?' / 's:?' / 'x:?' (data/tokenizers/word_features.py)"

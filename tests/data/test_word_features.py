@@ -81,3 +81,21 @@ def test_language_models_refuse_word_features(tmp_path):
     config.data.path, config.tokenizer.kind = str(corpus), "word_features"
     with pytest.raises(DataError, match="char or wordpiece"):
         lm_texts(config)
+
+
+def test_chosen_slots_only_and_saved_with_the_vocabulary(tmp_path):
+    texts = ["张 伟 去 北 京", "李 娜 在 北 京"]
+    config = TokenizerConfig(kind="word_features", min_frequency=1, word_slots=["w", "x"])
+    tok = train_tokenizer(config, texts)
+    assert tok.slots == ("w", "x") and not any(t.startswith(("p:", "s:")) for t in tok.vocabulary)
+    ids = tok.encode("张 伟 去 上 海")
+    assert len(ids) == 5 * 2 and ids[1] == tok.token_to_id("x:L") and ids[6] == tok.token_to_id("w:?")
+    tok.save(tmp_path / "tok")
+    loaded = load_tokenizer(tmp_path / "tok")
+    assert loaded.slots == ("w", "x") and loaded.encode_batch(texts) == tok.encode_batch(texts)
+
+
+@pytest.mark.parametrize("slots", [[], ["x", "w"], ["w", "w"], ["w", "q"]])
+def test_slots_must_start_with_the_word_each_once(slots):
+    with pytest.raises(DataError, match="slots"):
+        train_tokenizer(TokenizerConfig(kind="word_features", word_slots=slots), TEXTS)

@@ -35,6 +35,17 @@ def test_tagger_recipe_reads_word_features_with_a_bidirectional_lstm():
     assert own_chars["seq_len"] == 33  # counted in characters: "we saw Chen Novak in Osaka today" + [BOS]
 
 
+def test_single_character_words_get_form_and_shape_only():
+    sentences = [list("张伟昨天去了北京出差"), list("李娜在上海工作了三年多")] * 100
+    recipe = tagger_recipe(sentences, train_rows=160)
+    s = recipe.settings
+    assert s["tokenizer"] == "word_features" and s["word_slots"] == ["w", "x"]
+    assert s["seq_len"] == 23  # 11 characters x 2 tokens, plus [BOS]
+    assert "single characters" in recipe.reasons[0]
+    long = tagger_recipe([list("很" * 200)] * 50, train_rows=40).settings
+    assert long["seq_len"] == 401  # a tagger may read past a classifier's 256: cut words would count as O
+
+
 def test_the_cli_gives_taggers_the_recipe_unless_told_otherwise(tmp_path: Path):
     data = make_names_conll(tmp_path / "names.conll", sentences=100)
     args = ("--workspace", str(tmp_path), "train", "--task", "token_classifier", "--data", str(data))
@@ -71,6 +82,41 @@ def test_default_tagger_run_finds_the_entities(tmp_path: Path, capsys):
     tags = dict(line.split("\t") for line in lines)
     assert tags["Hana"] == "B-person" and tags["Larsen"] == "I-person" and tags["Riga"] == "B-place"
     assert entities == "# entities: [Hana Larsen](person), [Riga](place)"
+
+
+def _chinese_characters_conll(path: Path, sentences: int = 300, seed: int = 0) -> Path:
+    """One character per line, as Chinese NER sets are: two-character person names and places among filler."""
+    import random
+
+    rng = random.Random(seed)
+    surnames, given, places = (
+        "王李张刘陈杨赵黄周吴",
+        "伟娜敏静磊洋艳军杰涛",
+        ["北京", "上海", "广州", "成都", "武汉", "西安"],
+    )
+    filler = "的了在是我有他这中大来上个们到说和地也子时道出而要于就下得可你年生"
+    blocks = []
+    for _ in range(sentences):
+        lines = [f"{c}\tO" for c in rng.choices(filler, k=rng.randint(1, 4))]
+        lines += [f"{rng.choice(surnames)}\tB-person", f"{rng.choice(given)}\tI-person"]
+        lines += [f"{c}\tO" for c in rng.choices(filler, k=rng.randint(1, 3))]
+        place = rng.choice(places)
+        lines += [f"{place[0]}\tB-place", f"{place[1]}\tI-place"]
+        lines += [f"{c}\tO" for c in rng.choices(filler, k=rng.randint(0, 3))]
+        blocks.append("\n".join(lines))
+    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_default_tagger_on_chinese_characters(tmp_path: Path, capsys):
+    data = _chinese_characters_conll(tmp_path / "chars.conll")
+    workspace = tmp_path / "ws"
+    argv = ["--workspace", str(workspace), "train", "--task", "token_classifier", "--data", str(data)]
+    assert main([*argv, "--quiet"]) == 0
+    assert "single characters" in capsys.readouterr().out
+    (run,) = (workspace / "runs").iterdir()
+    assert json.loads((run / "eval.json").read_text())["entity_f1"] > 0.9
 
 
 def test_tagged_words_become_entity_segments():
