@@ -139,6 +139,9 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--max-steps", type=int)
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument("--val-fraction", type=float, help="share of rows for validation (default 0.1)")
+    p.add_argument("--test-fraction", type=float, help="share of rows for the test split (default 0.1)")
+    p.add_argument("--split-seed", type=int, help="seed of the train/val/test split (default 1337)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--dry-run", action="store_true", help="print the config and model size, do not train")
 

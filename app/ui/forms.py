@@ -61,6 +61,9 @@ class TrainForm:
     name: str = ""
     recipe: bool = True  # "Choose settings from the data": the engine's recipe, as the CLI's default
     own: list[str] = field(default_factory=list)  # recipe settings the user edited: theirs win
+    val_fraction: float = 0.1  # Advanced: the split (shares of the rows) and one seed for split and training
+    test_fraction: float = 0.1
+    seed: int = 1337
 
 
 def run_config(workspace: str, dataset: dict[str, Any] | None, form: TrainForm) -> RunConfig:
@@ -122,7 +125,23 @@ def _form_values(
         "max_steps": _int(form.max_steps) or None,
         "log_every": max(1, _int(form.log_every) or config.train.log_every),
         "from_run": form.from_run if finetune else None,
+        "val_fraction": _share(form.val_fraction, "validation"),
+        "test_fraction": _share(form.test_fraction, "test"),
+        "seed": _int(form.seed),
+        "split_seed": _int(form.seed),
     }
+
+
+def _share(value: Any, what: str) -> float | None:
+    """A split share from the form, refused outside [0, 0.5] with a message naming the field."""
+    if value is None or value == "":
+        return None
+    share = float(value)
+    if not 0.0 <= share <= 0.5:
+        raise DataError(
+            f"the {what} share {share:g} is outside 0-0.5.", hint="use e.g. 0.1 for a tenth of the rows."
+        )
+    return share
 
 
 def size_estimate(config: RunConfig, num_classes: int | None = None) -> str:

@@ -55,6 +55,14 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
                 10, label="Log every N steps", precision=0, minimum=1, elem_id="train-log-every"
             )
             name = gr.Textbox(label="Run name (optional)", elem_id="train-name")
+        with gr.Row():
+            val_fraction = gr.Number(
+                0.1, label="Validation share", minimum=0, maximum=0.5, elem_id="train-val-fraction"
+            )
+            test_fraction = gr.Number(
+                0.1, label="Test share", minimum=0, maximum=0.5, elem_id="train-test-fraction"
+            )
+            seed = gr.Number(1337, label="Seed (split and training)", precision=0, elem_id="train-seed")
     estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         start = gr.Button("Start training", variant="primary", elem_id="train-start")
@@ -78,7 +86,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     timer = gr.Timer(1.0)
 
     form_inputs = [task, kind, preset, backend, precision, tokenizer, epochs, batch, lr, seq_len, max_steps]
-    form_inputs += [log_every, from_run, name, recipe, own]
+    form_inputs += [log_every, from_run, name, recipe, own, val_fraction, test_fraction, seed]
     # Train-form fields the recipe fills in, by their RunConfig OVERRIDES key (forms.recipe_fields).
     recipe_widgets = {"kind": kind, "preset": preset, "tokenizer": tokenizer, "epochs": epochs}
     recipe_widgets |= {"batch_size": batch, "learning_rate": lr, "seq_len": seq_len}

@@ -136,3 +136,18 @@ def test_untouched_form_takes_the_recipe_as_the_cli_does(tmp_path: Path) -> None
     assert "Chosen from the data" in estimate and "WordPiece 8k" in estimate
     manual = forms.run_config(str(tmp_path), dataset, forms.TrainForm(task_label="Classifier", recipe=False))
     assert manual.recipe == [] and manual.model.kind == "transformer"
+
+
+def test_advanced_split_and_seed_match_cli_flags(tmp_path: Path) -> None:
+    form = forms.TrainForm(
+        task_label="Classifier", val_fraction=0.2, test_fraction=0.05, seed=7, recipe=False
+    )
+    ui = forms.run_config(str(tmp_path), DATASET, form)
+    assert (ui.data.val_fraction, ui.data.test_fraction, ui.data.seed, ui.train.seed) == (0.2, 0.05, 7, 7)
+    cli = _cli(
+        "--workspace", str(tmp_path), "train", "--data", "/data/sms.csv", "--recipe", "none",
+        "--val-fraction", "0.2", "--test-fraction", "0.05", "--seed", "7", "--split-seed", "7",
+    )  # fmt: skip
+    assert (cli.data.val_fraction, cli.data.test_fraction, cli.data.seed, cli.train.seed) == (0.2, 0.05, 7, 7)
+    with pytest.raises(DataError, match="validation share 0.7"):
+        forms.run_config(str(tmp_path), DATASET, forms.TrainForm(task_label="Classifier", val_fraction=0.7))
