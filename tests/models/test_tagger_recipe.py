@@ -60,14 +60,18 @@ def test_the_cli_gives_taggers_the_recipe_unless_told_otherwise(tmp_path: Path):
     assert off.recipe == [] and off.model.kind == "transformer" and not off.model.bidirectional
 
 
-@pytest.mark.slow
-def test_default_tagger_run_finds_the_entities(tmp_path: Path, capsys):
-    data = make_names_conll(tmp_path / "names.conll")
-    workspace = tmp_path / "ws"
+def _default_run(data: Path, workspace: Path, capsys) -> tuple[Path, str]:
+    """`train --task token_classifier --data FILE` with nothing else: the run folder and what it printed."""
     argv = ["--workspace", str(workspace), "train", "--task", "token_classifier", "--data", str(data)]
     assert main([*argv, "--quiet"]) == 0
-    assert "recipe: word features" in capsys.readouterr().out
     (run,) = (workspace / "runs").iterdir()
+    return run, capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_default_tagger_run_finds_the_entities(tmp_path: Path, capsys):
+    run, out = _default_run(make_names_conll(tmp_path / "names.conll"), tmp_path / "ws", capsys)
+    assert "recipe: word features" in out
     report = json.loads((run / "eval.json").read_text())
     assert report["entity_f1"] > 0.9, report  # predicting O everywhere scores 0
     # The epoch kept is the one with the best validation entity F1, not the lowest validation loss.
@@ -77,7 +81,7 @@ def test_default_tagger_run_finds_the_entities(tmp_path: Path, capsys):
     best = json.loads((run / "status.json").read_text())["best"]
     top = max(epochs, key=lambda r: (r["val_entity_f1"], -r["epoch"]))
     assert best["epoch"] == top["epoch"] and best["val_entity_f1"] == top["val_entity_f1"]
-    assert main(["--workspace", str(workspace), "tag", run.name, "we saw Hana Larsen in Riga"]) == 0
+    assert main(["--workspace", str(tmp_path / "ws"), "tag", run.name, "we saw Hana Larsen in Riga"]) == 0
     *lines, entities = capsys.readouterr().out.strip().splitlines()
     tags = dict(line.split("\t") for line in lines)
     assert tags["Hana"] == "B-person" and tags["Larsen"] == "I-person" and tags["Riga"] == "B-place"
@@ -110,12 +114,8 @@ def _chinese_characters_conll(path: Path, sentences: int = 300, seed: int = 0) -
 
 @pytest.mark.slow
 def test_default_tagger_on_chinese_characters(tmp_path: Path, capsys):
-    data = _chinese_characters_conll(tmp_path / "chars.conll")
-    workspace = tmp_path / "ws"
-    argv = ["--workspace", str(workspace), "train", "--task", "token_classifier", "--data", str(data)]
-    assert main([*argv, "--quiet"]) == 0
-    assert "single characters" in capsys.readouterr().out
-    (run,) = (workspace / "runs").iterdir()
+    run, out = _default_run(_chinese_characters_conll(tmp_path / "chars.conll"), tmp_path / "ws", capsys)
+    assert "single characters" in out
     assert json.loads((run / "eval.json").read_text())["entity_f1"] > 0.9
 
 
