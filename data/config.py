@@ -9,6 +9,8 @@ TokenizerKind = Literal["char", "wordpiece", "word_features"]
 TextMode = Literal["lines", "corpus"]  # plain-text files: one document per line, or one corpus
 
 TOKENIZER_KINDS: tuple[str, ...] = get_args(TokenizerKind)
+# The word-feature tokenizer's slots, in their order: form, prefix, suffix, shape (data/tokenizers/word_features.py).
+WORD_SLOTS: tuple[str, ...] = ("w", "p", "s", "x")
 TEXT_MODES: tuple[str, ...] = get_args(TextMode)
 
 
@@ -35,4 +37,4 @@ class TokenizerConfig:
     lowercase: bool = True  # WordPiece only
     min_frequency: int = 1  # characters (word features) rarer than this map to [UNK] (their slot's unknown)
     # Word features only: which of form "w", prefix "p", suffix "s", shape "x" each word becomes.
-    word_slots: list[str] = field(default_factory=lambda: ["w", "p", "s", "x"])
+    word_slots: list[str] = field(default_factory=lambda: list(WORD_SLOTS))

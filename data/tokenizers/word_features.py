@@ -6,13 +6,14 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from data.config import WORD_SLOTS
 from data.errors import DataError
 from data.special_tokens import SPECIAL_TOKENS
 from data.tokenizers.base import Tokenizer
 
 # One token per slot, in this order; a value seen fewer than min_frequency times in training becomes the
 # slot's own unknown token ("w:?"), so the model still knows which slot it is looking at.
-SLOTS = ("w", "p", "s", "x")
+SLOTS = WORD_SLOTS
 AFFIX = 3  # prefix/suffix length in characters
 UNKNOWN = "?"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from data import special_tokens as st
+from data.config import WORD_SLOTS
 from models import tasks
 from models.config import RunConfig
 
@@ -101,7 +102,7 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
             "whitespace/invisible characters appear in vocab.txt as \\uXXXX or \\UXXXXXXXX"
         )
     elif kind == "word_features":
-        slots = tokenizer_config.get("slots", ["w", "p", "s", "x"])
+        slots = tokenizer_config.get("slots", list(WORD_SLOTS))
         rules["word_features"] = (
             f"split on whitespace; each word gives one id per slot of {slots}, in that order, the vocab.txt "
             "lines 'w:<word lowercased>', "
