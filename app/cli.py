@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--text-column")
     check.add_argument("--label-column")
     check.add_argument("--text-mode", choices=TEXT_MODES, default="corpus")
+    _add_table_flags(check)
 
     export = sub.add_parser("export", help="export a run to a TFLite bundle (+ zip) verified with LiteRT")
     export.add_argument("run")
@@ -125,6 +126,7 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--text-column")
     p.add_argument("--label-column")
     p.add_argument("--text-mode", choices=TEXT_MODES)
+    _add_table_flags(p)
     p.add_argument("--model", dest="kind", choices=MODEL_KINDS)
     p.add_argument("--size", dest="preset", choices=PRESET_NAMES)
     p.add_argument("--seq-len", type=int)
@@ -146,6 +148,18 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the config and model size, do not train")
 
 
+def _add_table_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--sheet", help="Excel workbooks: the sheet to read, by name or number (default: the first)"
+    )
+    p.add_argument(
+        "--merge-label-case",
+        action="store_true",
+        default=None,
+        help="labels that differ only by case ('Spam', 'spam') become one class",
+    )
+
+
 def _task_help(specs: tuple[tasks.TaskSpec, ...]) -> str:
     return "; ".join(f"{s.name}: {s.summary}" for s in specs)
 
@@ -162,7 +176,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     given = {key: getattr(args, key) for key in OVERRIDES if getattr(args, key, None) is not None}
     config.apply_overrides(given)
     if not config.data.path:
-        raise DataError("no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet or TXT).")
+        raise DataError(
+            "no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet, Excel .xlsx or TXT)."
+        )
     recipe = getattr(args, "recipe", "none") or ("none" if getattr(args, "config", None) else "auto")
     if recipe == "auto":
         from models.engine.recipe import choose, require_recipe
@@ -310,7 +326,12 @@ def cmd_data(args: argparse.Namespace) -> int:
     from data.stats import describe
 
     loaded = load_dataset(
-        args.path, text_column=args.text_column, label_column=args.label_column, text_mode=args.text_mode
+        args.path,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        text_mode=args.text_mode,
+        sheet=args.sheet,
+        merge_label_case=bool(args.merge_label_case),
     )
     for warning in loaded.warnings:
         print(f"warning: {warning}", file=sys.stderr)

@@ -26,6 +26,8 @@ class DataConfig:
     test_fraction: float = 0.1
     seed: int = 1337
     max_rows: int | None = None
+    sheet: str | None = None  # Excel workbooks: the sheet's name or number (1 = first); None: the first
+    merge_label_case: bool = False  # labels that differ only by case ('Spam', 'spam') become one class
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from data.columns import detect_columns
+from data.config import DataConfig
 from data.errors import DataError
 from data.readers import FORMATS, SAVE_AS_HINT, RawTable, read_table
 from data.truncation import TruncationReport, truncate_report
@@ -20,6 +22,7 @@ __all__ = [
     "LoadedDataset",
     "TruncationReport",
     "check_file_size",
+    "load_configured",
     "load_dataset",
     "max_file_bytes",
     "truncate_report",
@@ -70,12 +73,15 @@ def load_dataset(
     text_mode: str = "corpus",
     need_labels: bool = False,
     max_rows: int | None = None,
+    sheet: str | None = None,
+    merge_label_case: bool = False,
 ) -> LoadedDataset:
     """Read, validate and normalize ``path``. Raises ``DataError`` (never anything else) for bad input.
 
     Labels are read when ``need_labels`` (detected if ``label_column`` is None) or when ``label_column``
     is given. Plain-text files give one document per non-empty line (``text_mode="lines"``) or a single
-    document (``"corpus"``).
+    document (``"corpus"``). ``sheet`` names an Excel workbook's sheet (default: the first);
+    ``merge_label_case`` makes labels that differ only by case one class.
     """
     file = Path(path)
     name = str(path)
@@ -93,7 +99,7 @@ def load_dataset(
             file=name,
             hint="Use a CSV/TSV/JSONL/Parquet file with a label column, or pick a language-model task.",
         )
-    raw = read_table(file, fmt, text_mode=text_mode, max_rows=max_rows)
+    raw = read_table(file, fmt, text_mode=text_mode, max_rows=max_rows, sheet=sheet)
     warnings = list(raw.warnings)
     if fmt == "txt":
         text_col, label_col = None, None
@@ -121,7 +127,8 @@ def load_dataset(
     frame = pd.DataFrame({"text": texts})
     if label_col is not None:
         _refuse_nested(raw, label_col, name, "labels", "one plain label per row with --label-column")
-        frame["label"] = raw.frame[label_col].map(_label_to_str).astype(object)
+        spaced = _spaced_labels(raw.frame[label_col])
+        frame["label"] = _per_distinct(raw.frame[label_col], _label_to_str)
     dropped = int(empty.sum())
     if dropped:
         warnings.append(
@@ -132,6 +139,12 @@ def load_dataset(
     if label_col is not None:
         _check_labels(frame, name, label_col, raw.row_convention, need_labels)
         frame["label"] = frame["label"].astype(str)
+        if spaced:
+            warnings.append(
+                f"Column '{label_col}' has labels with spaces around them ({', '.join(spaced)}); the spaces "
+                "were removed, so each is the same class as its plain spelling."
+            )
+        warnings.extend(_case_variants(frame, label_col, raw.row_convention, merge_label_case))
         marked = frame["label"].isin(_MISSING_MARKERS)
         if marked.any():
             warnings.append(
@@ -157,6 +170,20 @@ def load_dataset(
     )
 
 
+def load_configured(d: DataConfig, *, need_labels: bool) -> LoadedDataset:
+    """``load_dataset`` with every setting a run's DataConfig holds (labels read only when ``need_labels``)."""
+    return load_dataset(
+        d.path,
+        text_column=d.text_column,
+        label_column=d.label_column if need_labels else None,
+        text_mode=d.text_mode,
+        need_labels=need_labels,
+        max_rows=d.max_rows,
+        sheet=d.sheet,
+        merge_label_case=d.merge_label_case,
+    )
+
+
 def _check_file(file: Path, name: str) -> str:
     if not file.exists():
         raise DataError(
@@ -168,8 +195,8 @@ def _check_file(file: Path, name: str) -> str:
     if fmt is None:
         supported = ", ".join(FORMATS)
         hint = SAVE_AS_HINT
-        if file.suffix.lower() in (".xlsx", ".xls", ".ods"):
-            hint = "Save the sheet as CSV (UTF-8) from your spreadsheet program."
+        if file.suffix.lower() in (".xls", ".ods"):
+            hint = "Save the sheet as .xlsx or as CSV (UTF-8) from your spreadsheet program."
         raise DataError(
             f"has an unsupported file type '{file.suffix or '(none)'}'; supported: {supported}.",
             file=name,
@@ -226,7 +253,18 @@ def _refuse_nested(raw: RawTable, column: str, name: str, wanted: str, instead: 
 def _text_values(raw: RawTable, column: str, name: str) -> pd.Series:
     _refuse_nested(raw, column, name, "plain text", "plain strings with --text-column")
     values = raw.frame[column]
+    if isinstance(values.dtype, pd.StringDtype):  # CSV, TSV, Excel: strings already, only blanks missing
+        return values.fillna("").astype(object)
     return values.map(lambda v: "" if _missing(v) else str(v)).astype(object)
+
+
+def _per_distinct(values: pd.Series, convert: Callable[[object], str | None]) -> pd.Series:
+    """``convert`` once per distinct string (a million labelled rows hold a handful of labels), else per cell."""
+    if not isinstance(values.dtype, pd.StringDtype):  # JSON/Parquet cells: 1, 1.0 and True hash alike
+        return values.map(convert).astype(object)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = np.array([convert(u) for u in uniques] + [None], dtype=object)  # code -1 (missing) -> None
+    return pd.Series(table[codes], index=values.index, dtype=object)
 
 
 def _missing(value: object) -> bool:
@@ -253,6 +291,43 @@ def _rows(index: pd.Index) -> str:
     numbers = [str(n) for n in index[:_SHOW_ROWS]]
     more = len(index) - len(numbers)
     return ", ".join(numbers) + (f" and {more} more" if more else "")
+
+
+def _spaced_labels(values: pd.Series) -> list[str]:
+    """Labels written with surrounding whitespace ('spam ', quoted as the file has them), at most five."""
+    distinct = values.dropna().unique() if isinstance(values.dtype, pd.StringDtype) else values
+    spaced = sorted({v for v in distinct if isinstance(v, str) and v.strip() and v != v.strip()})
+    return [repr(v) for v in spaced[:_SHOW_ROWS]] + (
+        [f"{len(spaced) - _SHOW_ROWS} more"] if len(spaced) > _SHOW_ROWS else []
+    )
+
+
+def _case_variants(frame: pd.DataFrame, column: str, convention: str, merge: bool) -> list[str]:
+    """Warn about (or, when ``merge``, join) labels that differ only by case: 'Spam' and 'spam'."""
+    counts = frame["label"].value_counts()
+    groups: dict[str, list[str]] = {}
+    for label in counts.index:  # most frequent first, so the merged class keeps the usual spelling
+        groups.setdefault(label.casefold(), []).append(label)
+    variants = [spellings for spellings in groups.values() if len(spellings) > 1]
+    if not variants:
+        return []
+    listed = "; ".join(" / ".join(f"'{s}' ({counts[s]} rows)" for s in spellings) for spellings in variants)
+    if merge:
+        frame["label"] = (
+            frame["label"]
+            .map({s: spellings[0] for spellings in variants for s in spellings[1:]})
+            .fillna(frame["label"])
+        )
+        return [
+            f"Column '{column}': merged labels that differ only by case into the most frequent spelling: {listed}."
+        ]
+    rare = [s for spellings in variants for s in spellings[1:]]
+    rows = frame.index[frame["label"].isin(rare).to_numpy()]
+    return [
+        f"Column '{column}' has labels that differ only by case: {listed}; they count as different classes. "
+        f"The rarer spellings are in rows {_rows(rows)} ({convention}). If they mean the same class, merge them "
+        "(the 'merge labels that differ by case' setting; CLI: --merge-label-case) or fix the file."
+    ]
 
 
 def _check_labels(frame: pd.DataFrame, name: str, column: str, convention: str, need_labels: bool) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from data.errors import DataError
+from data.stray_controls import mark_strays, stray_warning, strip_marks
 from data.textdecode import SAVE_AS_HINT, decode_text
 
 FORMATS: dict[str, str] = {
@@ -22,6 +23,8 @@ FORMATS: dict[str, str] = {
     ".json": "json",
     ".parquet": "parquet",
     ".txt": "txt",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
 }
 
 # Row-number conventions, quoted in messages so users know how to find the row.
@@ -43,12 +46,17 @@ class RawTable:
     cut_at: int | None = None  # max_rows, when the file had more rows than that
 
 
-def read_table(path: Path, fmt: str, *, text_mode: str, max_rows: int | None) -> RawTable:
-    """Parse ``path`` (already known to exist and be non-empty) as ``fmt``."""
+def read_table(
+    path: Path, fmt: str, *, text_mode: str, max_rows: int | None, sheet: str | None = None
+) -> RawTable:
+    """Parse ``path`` (already known to exist and be non-empty) as ``fmt``; ``sheet`` picks a workbook's sheet."""
     name = str(path)
     if fmt == "parquet":
         return _read_parquet(path, name, max_rows)
+    if fmt == "xlsx":
+        return _read_excel(path, name, sheet, max_rows)
     text, warnings = decode_text(path.read_bytes(), name)
+    text, mark = mark_strays(text)
     if fmt in ("csv", "tsv"):
         table = _read_delimited(text, "\t" if fmt == "tsv" else ",", name, max_rows)
     elif fmt == "jsonl":
@@ -57,8 +65,20 @@ def read_table(path: Path, fmt: str, *, text_mode: str, max_rows: int | None) ->
         table = _read_json(text, name, max_rows)
     else:
         table = _read_plain(text, name, text_mode, max_rows)
+    if mark is not None:
+        warnings.append(_unmark(table, mark, text if fmt == "txt" and text_mode == "corpus" else None, name))
     table.warnings[:0] = warnings
     return table
+
+
+def _unmark(table: RawTable, mark: str, corpus: str | None, name: str) -> str:
+    """Remove the stray-control markers from ``table`` and say where they were (lines, for one corpus)."""
+    if not mark:
+        return stray_warning(name, 0, [], table.row_convention)
+    table.frame, rows, count = strip_marks(table.frame, mark)
+    if corpus is not None:
+        rows = [n for n, line in enumerate(_LINE_BREAK.split(corpus), start=1) if mark in line]
+    return stray_warning(name, count, rows, table.row_convention)
 
 
 def _cut(frame: pd.DataFrame, max_rows: int | None) -> tuple[pd.DataFrame, int | None]:
@@ -85,7 +105,7 @@ def _read_delimited(text: str, sep: str, name: str, max_rows: int | None) -> Raw
             "holds only blank lines: there is no header and no data.", file=name, hint=SAVE_AS_HINT
         ) from None
     except pd.errors.ParserError as err:
-        raise _parser_error(str(err), name, kind) from None
+        raise _parser_error(str(err), name, kind, text, sep) from None
     if frame.empty:
         columns = ", ".join(str(c) for c in frame.columns)
         raise DataError(
@@ -98,15 +118,22 @@ def _read_delimited(text: str, sep: str, name: str, max_rows: int | None) -> Raw
     return RawTable(frame, kind.lower(), SPREADSHEET_ROWS, cut_at=cut_at)
 
 
-def _parser_error(message: str, name: str, kind: str) -> DataError:
+def _parser_error(message: str, name: str, kind: str, text: str, sep: str) -> DataError:
     fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
     if fields:
         expected, row, saw = (int(g) for g in fields.groups())
+        ragged = _ragged_rows(text, sep, expected)
+        also = ""
+        if len(ragged) > 1:
+            shown = ", ".join(str(r) for r in ragged[:10]) + (
+                f" and {len(ragged) - 10} more" if len(ragged) > 10 else ""
+            )
+            also = f" {len(ragged)} rows have more fields than the header: {shown}."
         return DataError(
-            f"has {saw} fields but the header has {expected} ({SPREADSHEET_ROWS}).",
+            f"has {saw} fields but the header has {expected} ({SPREADSHEET_ROWS}).{also}",
             file=name,
             row=row,
-            hint=f'Put text that contains the separator in double quotes ("...") or fix that row of the {kind}.',
+            hint=f'Put text that contains the separator in double quotes ("...") or fix those rows of the {kind}.',
         )
     eof = re.search(r"EOF inside string starting at row (\d+)", message)
     if eof:
@@ -117,6 +144,20 @@ def _parser_error(message: str, name: str, kind: str) -> DataError:
             hint='Add the missing closing double quote ("), or double any quote inside quoted text ("").',
         )
     return DataError(f"could not be parsed as {kind}: {message.strip()}", file=name, hint=SAVE_AS_HINT)
+
+
+def _ragged_rows(text: str, sep: str, expected: int) -> list[int]:
+    """Spreadsheet row numbers of the records with more fields than the header (quoted newlines respected)."""
+    import csv
+
+    try:
+        return [
+            n
+            for n, record in enumerate(csv.reader(io.StringIO(text), delimiter=sep), start=1)
+            if len(record) > expected
+        ]
+    except csv.Error:  # the C parser's verdict stands; this list only adds detail
+        return []
 
 
 def _records_table(records: list[dict[str, Any]], numbers: list[int], fmt: str, convention: str) -> RawTable:
@@ -244,3 +285,79 @@ def _read_plain(text: str, name: str, text_mode: str, max_rows: int | None) -> R
         pairs, cut_at = pairs[:max_rows], max_rows
     frame = pd.DataFrame({"text": [line for _, line in pairs]}, index=pd.Index([n for n, _ in pairs]))
     return RawTable(frame, "txt", FILE_LINES, cut_at=cut_at)
+
+
+def _read_excel(path: Path, name: str, sheet: str | None, max_rows: int | None) -> RawTable:
+    """The first (or the chosen) sheet of an Excel workbook, cells as strings like the CSV reader's."""
+    import zipfile
+
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except ImportError:
+        raise DataError(
+            "is an Excel workbook, and reading one needs the openpyxl package.",
+            file=name,
+            hint="Install it (pip install openpyxl), or save the sheet as CSV (UTF-8) from your spreadsheet program.",
+        ) from None
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as err:
+        raise DataError(
+            f"is not a readable Excel workbook ({err}).",
+            file=name,
+            hint="Open it in your spreadsheet program and save it again as .xlsx, or save the sheet as CSV (UTF-8).",
+        ) from None
+    with book:
+        names = [str(n) for n in book.sheet_names]
+        listed = ", ".join(f"'{n}'" for n in names)
+        chosen = _chosen_sheet(names, sheet)
+        if chosen is None:
+            raise DataError(
+                f"has no sheet '{sheet}'; its sheets are {listed}.",
+                file=name,
+                hint="Pass one of those names, or a number (1 = the first sheet), as the sheet.",
+            )
+        frame = pd.read_excel(
+            book,
+            sheet_name=chosen,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            nrows=None if max_rows is None else max_rows + 1,
+        )
+    frame = frame.dropna(how="all")  # rows a spreadsheet shows as empty
+    if frame.empty:
+        raise DataError(
+            f"has no data rows in sheet '{chosen}' (sheets: {listed}).",
+            file=name,
+            hint="Put a header row and the data in that sheet, or pick the sheet that holds them.",
+        )
+    frame, cut_at = _cut(frame, max_rows)
+    frame.columns = [str(c) for c in frame.columns]
+    frame.index = pd.Index(frame.index + 2)  # spreadsheet rows: the header is row 1
+    warnings = []
+    if len(names) > 1 and sheet is None:
+        warnings.append(
+            f"Workbook '{name}' has {len(names)} sheets ({listed}); read the first, '{chosen}'. "
+            "Choose another with the Sheet setting (Data tab; CLI: --sheet NAME)."
+        )
+    return RawTable(frame, "xlsx", SPREADSHEET_ROWS, warnings=warnings, cut_at=cut_at)
+
+
+def sheet_names(path: Path) -> list[str]:
+    """The sheets of an Excel workbook, in order; [] for any other (or an unreadable) file."""
+    if FORMATS.get(path.suffix.lower()) != "xlsx":
+        return []
+    try:
+        with pd.ExcelFile(path, engine="openpyxl") as book:
+            return [str(n) for n in book.sheet_names]
+    except Exception:  # noqa: BLE001 - the loader reports what is wrong with the file; the picker just hides
+        return []
+
+
+def _chosen_sheet(names: list[str], sheet: str | None) -> str | None:
+    if sheet is None:
+        return names[0]
+    if sheet in names:
+        return sheet
+    if sheet.strip().isdigit() and 1 <= int(sheet) <= len(names):
+        return names[int(sheet) - 1]
+    return None

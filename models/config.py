@@ -139,6 +139,8 @@ OVERRIDES: dict[str, str] = {
     "text_column": "data.text_column",
     "label_column": "data.label_column",
     "text_mode": "data.text_mode",
+    "sheet": "data.sheet",
+    "merge_label_case": "data.merge_label_case",
     "val_fraction": "data.val_fraction",
     "test_fraction": "data.test_fraction",
     "split_seed": "data.seed",

@@ -9,15 +9,18 @@ import gradio as gr
 
 from app.ui import files, views
 from data.errors import DataError
+from data.readers import FORMATS
 
 NONE = "(none)"
-UPLOAD_TYPES = [".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".txt"]
+UPLOAD_TYPES = list(FORMATS)
 
 
 def build(workspace: str) -> dict[str, Any]:
     """Lay out the Data tab inside the current gr.Tab; returns the components other tabs use."""
     demos = files.demo_datasets()
-    gr.Markdown("Upload your own file (CSV, TSV, JSONL, JSON, Parquet or TXT) or start from a bundled demo.")
+    gr.Markdown(
+        "Upload your own file (CSV, TSV, JSONL, JSON, Parquet, Excel .xlsx or TXT) or start from a bundled demo."
+    )
     with gr.Row():
         upload = gr.File(
             label="Drop a dataset here (or click to browse)",
@@ -46,6 +49,10 @@ def build(workspace: str) -> dict[str, Any]:
             visible=False,
             elem_id="data-text-mode",
         )
+        sheet = gr.Dropdown(label="Sheet", choices=[], visible=False, elem_id="data-sheet", interactive=True)
+        merge_case = gr.Checkbox(
+            False, label="Merge labels that differ only by case", visible=False, elem_id="data-merge-case"
+        )
     error = gr.Markdown(visible=False, elem_id="data-error", elem_classes=["textlab-error"])
     preview = gr.Dataframe(
         label="Preview (first rows)", interactive=False, wrap=True, max_height=320, elem_id="data-preview"
@@ -66,6 +73,7 @@ def build(workspace: str) -> dict[str, Any]:
     dataset = gr.State(None)
 
     outputs = [dataset, source, text_col, label_col, text_mode, error, preview, stats, balance, lengths]
+    outputs += [sheet, merge_case]
 
     def on_upload(path: str | None) -> tuple:
         if not path:
@@ -80,16 +88,27 @@ def build(workspace: str) -> dict[str, Any]:
             else (gr.skip(),) * len(outputs)
         )
 
-    def on_columns(state: dict | None, text: str | None, label: str | None, mode: str) -> tuple:
+    def on_columns(
+        state: dict | None,
+        text: str | None,
+        label: str | None,
+        mode: str,
+        book_sheet: str | None,
+        merge: bool,
+    ) -> tuple:
         if not state:
             return (gr.skip(),) * len(outputs)
         label = None if label in (None, NONE) else label
-        return load_view(state["path"], text or None, label, mode, shown_name=state["name"])
+        if book_sheet != state.get("sheet"):  # another sheet has other columns: detect them afresh
+            text, label = None, None
+        return load_view(
+            state["path"], text or None, label, mode, shown_name=state["name"], sheet=book_sheet, merge=merge
+        )
 
     upload.upload(on_upload, [upload], [*outputs, upload, demo])
     demo.input(on_demo, [demo], outputs)
-    for control in (text_col, label_col, text_mode):
-        control.input(on_columns, [dataset, text_col, label_col, text_mode], outputs)
+    for control in (text_col, label_col, text_mode, sheet, merge_case):
+        control.input(on_columns, [dataset, text_col, label_col, text_mode, sheet, merge_case], outputs)
     return {"dataset": dataset, "demo": demo, "initial": (on_demo, [demo], outputs)}
 
 
@@ -129,6 +148,8 @@ def _error_view(name: str, err: Exception) -> tuple:
         "",
         gr.update(value=None, visible=False),
         None,
+        gr.update(visible=False),
+        gr.update(visible=False),
     )
 
 
@@ -145,6 +166,8 @@ def load_view(
     label_column: str | None,
     text_mode: str,
     shown_name: str | None = None,
+    sheet: str | None = None,
+    merge: bool = False,
 ) -> tuple:
     """Load ``path`` with the data layer and format every Data-tab output; DataError becomes a message.
 
@@ -154,7 +177,7 @@ def load_view(
 
     name = shown_name or Path(path).name
     try:
-        columns = _columns(path, text_mode)
+        columns = _columns(path, text_mode, sheet)
         note = ""
         try:  # labels when the file has them; otherwise a text-only dataset for language models
             loaded = load_dataset(
@@ -163,21 +186,28 @@ def load_view(
                 label_column=label_column,
                 text_mode=text_mode,
                 need_labels=columns is not None,
+                sheet=sheet,
+                merge_label_case=merge,
             )
         except DataError as err:
             if label_column is not None or columns is None:
                 raise
-            loaded = load_dataset(path, text_column=text_column, text_mode=text_mode)
+            loaded = load_dataset(path, text_column=text_column, text_mode=text_mode, sheet=sheet)
             note = f"No label column was found, so this dataset suits language models only. ({err})"
         stats = describe(loaded)
     except DataError as err:
         return _error_view(name, _as_shown(err, path, name))
+    from data.readers import sheet_names
+
+    sheets = sheet_names(Path(path))
     state = {
         "path": str(path),
         "name": name,
         "text_column": loaded.text_column,
         "label_column": loaded.label_column,
         "text_mode": loaded.text_mode,
+        "sheet": sheet or (sheets[0] if sheets else None),  # the sheet read, as the picker shows it
+        "merge_label_case": bool(merge),
         "rows": int(len(loaded.frame)),
         "num_classes": len(loaded.classes),
         "labelled": loaded.labelled,
@@ -205,13 +235,15 @@ def load_view(
         views.stats_markdown({k: v for k, v in stats.items() if k not in hidden}, warnings),
         gr.update(value=views.class_balance_frame(loaded.frame), visible=loaded.labelled),
         gr.BarPlot(value=length_frame, sort=length_frame["length"].tolist(), label=length_label),
+        gr.update(choices=sheets, value=state["sheet"], visible=len(sheets) > 1),
+        gr.update(value=bool(merge), visible=loaded.labelled),
     )
 
 
-def _columns(path: str, text_mode: str) -> list[str] | None:
+def _columns(path: str, text_mode: str, sheet: str | None = None) -> list[str] | None:
     """Column names of a table file (None for plain text), for the mapping dropdowns."""
     from data.loaders import max_file_bytes
-    from data.readers import FORMATS, read_table
+    from data.readers import read_table
 
     fmt = FORMATS.get(Path(path).suffix.lower())
     if (
@@ -220,7 +252,8 @@ def _columns(path: str, text_mode: str) -> list[str] | None:
         or not 0 < Path(path).stat().st_size <= max_file_bytes()
     ):
         return None  # load_dataset explains what is wrong with the file (without reading a huge one twice)
-    return [str(c) for c in read_table(Path(path), fmt, text_mode=text_mode, max_rows=5).frame.columns]
+    table = read_table(Path(path), fmt, text_mode=text_mode, max_rows=5, sheet=sheet)
+    return [str(c) for c in table.frame.columns]
 
 
 def _length_basis(frame: Any) -> Any:

@@ -8,10 +8,11 @@ import unicodedata
 from pathlib import Path
 
 from data.fileio import atomic_copy
+from data.readers import FORMATS
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 UPLOADS_SUBDIR = "uploads"
-DATA_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+DATA_SUFFIXES = tuple(FORMATS)  # every file type the loader reads
 
 
 def demo_datasets() -> dict[str, str]:

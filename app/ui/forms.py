@@ -112,6 +112,8 @@ def _form_values(
         "text_column": dataset.get("text_column") or None,
         "label_column": (dataset.get("label_column") or None) if tasks.get(task).labelled else None,
         "text_mode": dataset.get("text_mode") or None,
+        "sheet": dataset.get("sheet") or None,
+        "merge_label_case": bool(dataset.get("merge_label_case")) or None,
         "name": (form.name or "").strip() or None,
         "kind": form.kind,
         "preset": form.preset,

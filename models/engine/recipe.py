@@ -216,15 +216,27 @@ def recipe_for(config: RunConfig, kind: str | None = None, tokenizer: str | None
     if tasks.get(config.task).interface == tasks.TAG:
         sentences = _sentences(d.path, stamp, d.max_rows)
         return tagger_recipe(list(sentences), int(len(sentences) * share), kind, tokenizer)
-    texts = _texts(d.path, stamp, d.text_column, d.label_column, d.max_rows)
+    texts = _texts(d.path, stamp, d.text_column, d.label_column, d.max_rows, d.sheet)
     return classifier_recipe(list(texts), int(len(texts) * share), kind)
 
 
 @functools.lru_cache(maxsize=4)
-def _texts(path: str, stamp: int, text_column: str | None, label_column: str | None, max_rows: int | None):
+def _texts(
+    path: str,
+    stamp: int,
+    text_column: str | None,
+    label_column: str | None,
+    max_rows: int | None,
+    sheet: str | None,
+):
     """The dataset's texts, cached by file and modification time: the Train tab asks on every form change."""
     loaded = load_dataset(
-        path, text_column=text_column, label_column=label_column, need_labels=True, max_rows=max_rows
+        path,
+        text_column=text_column,
+        label_column=label_column,
+        need_labels=True,
+        max_rows=max_rows,
+        sheet=sheet,
     )
     return tuple(loaded.frame["text"].tolist())
 

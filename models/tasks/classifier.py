@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from data.loaders import load_dataset
+from data.loaders import load_configured
 from data.splits import split_frame
 from data.stats import describe
 from models.config import RunConfig
@@ -23,9 +23,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     from data.pipelines import IN_ORDER, EpochOrder, classification_dataset, pack_for_classification
 
     d, t, m = config.data, config.train, config.model
-    loaded = load_dataset(
-        d.path, text_column=d.text_column, label_column=d.label_column, need_labels=True, max_rows=d.max_rows
-    )
+    loaded = load_configured(d, need_labels=True)
     splits = split_frame(loaded.frame, d.val_fraction, d.test_fraction, seed=d.seed, stratify=True)
     labels = checked_labels(config, run, loaded.frame["label"].unique().tolist(), loaded.source)
     tokenizer = tokenizer_for(config, run, splits.train["text"].tolist(), tokenizer)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from data.conll import ConllDataset, is_conll_path, load_conll
 from data.errors import DataError
-from data.loaders import load_dataset
+from data.loaders import load_configured
 from data.splits import split_corpus, split_frame
 from data.stats import describe
 from data.tokenizers import load_tokenizer, train_tokenizer
@@ -49,7 +49,7 @@ def lm_texts(config: RunConfig) -> tuple[Any, list[list[str]]]:
         loaded: Any = load_conll(d.path, max_sentences=d.max_rows)
         texts = [" ".join(words) for words in loaded.sentences]
     else:
-        loaded = load_dataset(d.path, text_column=d.text_column, text_mode=d.text_mode, max_rows=d.max_rows)
+        loaded = load_configured(d, need_labels=False)
         texts = loaded.frame["text"].tolist()
     if len(texts) == 1:
         parts = split_corpus(texts[0], d.val_fraction, d.test_fraction)

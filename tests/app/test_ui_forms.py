@@ -151,3 +151,30 @@ def test_advanced_split_and_seed_match_cli_flags(tmp_path: Path) -> None:
     assert (cli.data.val_fraction, cli.data.test_fraction, cli.data.seed, cli.train.seed) == (0.2, 0.05, 7, 7)
     with pytest.raises(DataError, match="validation share 0.7"):
         forms.run_config(str(tmp_path), DATASET, forms.TrainForm(task_label="Classifier", val_fraction=0.7))
+
+
+def test_a_workbook_sheet_and_label_merging_chosen_on_the_data_tab_reach_the_run(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from app.ui import data_tab
+
+    path = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"note": ["not data"]}).to_excel(writer, sheet_name="Notes", index=False)
+        rows = {"review": [f"review number {i}" for i in range(12)], "verdict": ["Good", "good", "bad"] * 4}
+        pd.DataFrame(rows).to_excel(writer, sheet_name="Reviews", index=False)
+    first = data_tab.load_view(str(path), None, None, "corpus")
+    assert first[0]["sheet"] == "Notes" and first[10]["choices"] == ["Notes", "Reviews"]
+    view = data_tab.load_view(str(path), None, None, "corpus", sheet="Reviews")
+    state = view[0]
+    assert state["sheet"] == "Reviews" and state["text_column"] == "review" and state["num_classes"] == 3
+    assert view[11]["visible"] is True  # labelled: the merge box shows
+    merged = data_tab.load_view(str(path), None, None, "corpus", sheet="Reviews", merge=True)[0]
+    assert merged["num_classes"] == 2
+    form = forms.TrainForm(task_label="Classifier", recipe=False)
+    config = forms.run_config(str(tmp_path), merged, form)
+    assert config.data.sheet == "Reviews" and config.data.merge_label_case is True
+    cli = _cli(
+        "--workspace", str(tmp_path), "train", "--data", str(path), "--sheet", "Reviews", "--merge-label-case"
+    )
+    assert (cli.data.sheet, cli.data.merge_label_case) == (config.data.sheet, config.data.merge_label_case)

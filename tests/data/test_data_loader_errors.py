@@ -69,10 +69,10 @@ def test_undecodable_binary_without_nul(tmp_path):
 
 
 def test_unsupported_extension(tmp_path):
-    (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04whatever")
-    message = error_for(tmp_path / "sheet.xlsx")
-    assert "sheet.xlsx" in message and "unsupported file type '.xlsx'" in message and ".csv" in message
-    assert "Save the sheet as CSV" in message
+    (tmp_path / "sheet.ods").write_bytes(b"PK\x03\x04whatever")
+    message = error_for(tmp_path / "sheet.ods")
+    assert "sheet.ods" in message and "unsupported file type '.ods'" in message and ".csv" in message
+    assert "Save the sheet as .xlsx or as CSV" in message
 
 
 def test_missing_named_column_lists_available(tmp_path):
