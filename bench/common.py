@@ -43,6 +43,17 @@ def thread_env(threads: int) -> dict[str, str]:
     return env
 
 
+def measured(args: Any, measure: Any, **fields: Any) -> dict[str, Any]:
+    """``measure(args)`` on ``args.backend`` with ``args.threads`` threads, its results stamped with both,
+    ``fields`` and the wall time. Set before Keras is imported: the backend and thread pools are read once."""
+    os.environ.update(thread_env(args.threads))
+    os.environ["KERAS_BACKEND"] = args.backend
+    t0 = time.time()
+    results = measure(args)
+    results.update({"backend": args.backend, "threads": args.threads, **fields, "wall_s": time.time() - t0})
+    return results
+
+
 def shakespeare_slice() -> Path:
     """The demo slice if a colleague has bundled it, else the first ~1 MB of shared/data/shakespeare.txt cut at a
     line boundary (written to a temp file, so nothing in the repository changes)."""

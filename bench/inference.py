@@ -5,13 +5,12 @@ classification latency (models.engine.inference.classify), with LiteRT columns f
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, SHARED, median, shakespeare_slice, thread_env
+from bench.common import ROOT, SHARED, measured, median, shakespeare_slice
 from bench.lm_configs import lm_config
 
 PROMPT = "ROMEO:\nBut soft, what light"
@@ -153,15 +152,10 @@ def main() -> None:
     )
     parser.add_argument("--clf-run", help="a trained classifier run to use instead of training one")
     args = parser.parse_args()
-    os.environ.update(thread_env(args.threads))
-    os.environ["KERAS_BACKEND"] = args.backend
+    results = measured(args, measure, tokens_per_generation=args.tokens, repeats=args.repeats)
 
     from bench import report
 
-    t0 = time.time()
-    results = measure(args)
-    results.update({"backend": args.backend, "threads": args.threads, "tokens_per_generation": args.tokens,
-                    "repeats": args.repeats, "wall_s": time.time() - t0})  # fmt: skip
     names = list(results["classify_latency_ms"])
     gen = results["generation_tokens_per_s"]
     rows = [
@@ -176,8 +170,10 @@ def main() -> None:
     notes = (
         "Generation rate counts generated characters (one token each for the char tokenizer). "
         f"Generation: {args.tokens} new tokens from the prompt {PROMPT!r}, temperature 0.8, sliding window of "
-        "seq_len tokens, one model call per token (Keras: `models.engine.inference.generate_stream`, predict_on_batch + "
-        "keras-hub sampler; LiteRT: `models.export.run_bundle.Bundle.generate`, signature `next_token`). "
+        "seq_len tokens (Keras: `models.engine.inference.generate_stream`, its key/value cache from "
+        "models.engine.cached_decoding, one token per step inside the window and the slid window prefilled past it "
+        "(bench.generation compares it with the full window), + keras-hub sampler; LiteRT: "
+        "`models.export.run_bundle.Bundle.generate`, signature `next_token`, the full window per token). "
         f"{models_note(args)} Classification: "
         f'`models.engine.inference.classify` vs `Bundle.classify` on one SMS text per call ("keras predict_on_batch": '
         f"the same model called directly, a diagnostic). Medians over {args.repeats} rounds ({args.latency_calls} "

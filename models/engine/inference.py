@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,9 @@ class LoadedRun:
     labels: list[str]
     task: str
     seq_len: int
+    # A causal LM's compiled cached-decoding functions (models.engine.cached_decoding.CachedLM), built on its
+    # first generation and kept with the model so later ones do not trace again.
+    cached_lm: Any = field(default=None, repr=False)
 
 
 def load_run(run: RunDir) -> LoadedRun:
@@ -116,23 +119,26 @@ def generate_stream(
     top_k: int = 0,
     top_p: float = 1.0,
     seed: int | None = None,
+    use_cache: bool = True,
 ) -> Iterator[str]:
-    """Yield generated text piece by piece (a sliding window of seq_len tokens, as on the device runtime)."""
+    """Yield generated text piece by piece (a sliding window of seq_len tokens, as on the device runtime).
+
+    A Transformer LM reuses its keys/values and an LSTM LM carries its state (models.engine.cached_decoding)
+    unless ``use_cache`` is false, which runs the model on the whole window for every token, as does any
+    other model. Both give the same logits, so the same tokens.
+    """
     import keras
 
-    from data.tokenizers import BOS, EOS, PAD
+    from data.tokenizers import BOS, EOS
 
     require_interface(loaded, tasks.GENERATE)
     sampler = make_sampler(temperature, top_k, top_p, seed)
     tokens = [BOS] + loaded.tokenizer.encode(prompt)
     prompt_len = len(tokens)
-    window = np.full((1, loaded.seq_len), PAD, dtype=np.int32)
+    next_logits = _next_logits(loaded, use_cache)
     emitted = ""
     for _ in range(max_new_tokens):
-        context = tokens[-loaded.seq_len :]
-        window[0, :] = PAD
-        window[0, : len(context)] = context
-        logits = np.array(loaded.model.predict_on_batch(window)[:, len(context) - 1, :], dtype=np.float32)
+        logits = next_logits(tokens)
         logits[:, NEVER_SAMPLED] = -np.inf  # padding, start and mask ids are not text; [UNK] prints as noise
         probs = sampler.compute_probabilities(keras.ops.convert_to_tensor(logits))
         next_id = int(keras.ops.convert_to_numpy(sampler.get_next_token(probs))[0])
@@ -145,6 +151,27 @@ def generate_stream(
         if text != emitted:
             yield text[len(emitted) :]
             emitted = text
+
+
+def _next_logits(loaded: LoadedRun, use_cache: bool) -> Callable[[list[int]], np.ndarray]:
+    """tokens -> float32 logits [1, vocab] for the next token, from the last seq_len of them."""
+    from data.tokenizers import PAD
+    from models.engine.cached_decoding import CachedSession, cached_lm
+
+    if use_cache and loaded.cached_lm is None:
+        loaded.cached_lm = cached_lm(loaded.model, loaded.seq_len)
+    if use_cache and loaded.cached_lm is not None:
+        # A session per generation: the Playground may run two at once on the same loaded model.
+        return CachedSession(loaded.cached_lm).next_logits
+    window = np.full((1, loaded.seq_len), PAD, dtype=np.int32)
+
+    def full_window(tokens: list[int]) -> np.ndarray:
+        context = tokens[-loaded.seq_len :]
+        window[0, :] = PAD
+        window[0, : len(context)] = context
+        return np.array(loaded.model.predict_on_batch(window)[:, len(context) - 1, :], dtype=np.float32)
+
+    return full_window
 
 
 def generate(loaded: LoadedRun, prompt: str, **kwargs: Any) -> str:

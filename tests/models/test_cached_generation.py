@@ -1,0 +1,81 @@
+"""Cached generation (Transformer keys/values, LSTM state): the same logits and tokens as the full window, compiled
+once; other models keep the full window."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from models.architecture.builders import build_model
+from models.architecture.heads import TextlabTask
+from models.engine.cached_decoding import CachedSession, LSTMCache, TransformerCache, cached_lm
+from models.engine.inference import generate, load_run
+from models.engine.train import train
+from tests.models.test_builders import tiny
+from tests.models.test_engine import tiny_config
+
+SEQ_LEN = 32  # tiny_config's window
+KINDS = {"transformer": TransformerCache, "lstm": LSTMCache}
+
+
+def trained_lm(tmp_path, corpus, kind: str):
+    # Enough steps that the Transformer's greedy text is not one repeated character; the seeded samples vary.
+    config = tiny_config(tmp_path, corpus, "causal_lm", epochs=1, max_steps=40, learning_rate=1e-2)
+    config.model.kind, config.model.num_layers = kind, 2  # two layers: the state stacks per layer
+    run = train(config)
+    assert run.status()["state"] == "completed", run.status()
+    return load_run(run)
+
+
+def compiled_once(lm) -> bool:
+    # torch runs the bodies eagerly (no tracing), so there is nothing to count there.
+    prefills = 1 if isinstance(lm, TransformerCache) else 0  # an LSTM prefills by stepping
+    return keras.backend.backend() == "torch" or lm.traces == {"prefill": prefills, "step": 1}
+
+
+@pytest.mark.backend
+@pytest.mark.parametrize("kind", KINDS)
+def test_cached_generation_matches_full_window(tmp_path, corpus_txt, kind):
+    loaded = trained_lm(tmp_path, corpus_txt, kind)
+    generate(loaded, "The ", max_new_tokens=2, use_cache=False)
+    assert loaded.cached_lm is None
+    for prompt, new in [("The movie ", 12), ("The ", 3 * SEQ_LEN)]:  # inside the window; far past it
+        full = generate(loaded, prompt, max_new_tokens=new, temperature=0, use_cache=False)
+        cached = generate(loaded, prompt, max_new_tokens=new, temperature=0)
+        assert cached == full and len(full) == new  # char tokenizer: one character per token, no EOS
+        sampled = [generate(loaded, prompt, max_new_tokens=new, seed=5, use_cache=c) for c in (True, False)]
+        assert sampled[0] == sampled[1], "the same logits feed the same seeded sampler"
+    assert isinstance(loaded.cached_lm, KINDS[kind]) and compiled_once(loaded.cached_lm)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_cached_logits_equal_the_full_model_at_every_length(kind):
+    # Past seq_len the window slides one token per call, exactly as the full-window path and the LiteRT runner.
+    model = build_model(tiny(kind, seq_len=SEQ_LEN, vocab_size=40), "causal_lm")
+    lm = cached_lm(model, SEQ_LEN)
+    session = CachedSession(lm)
+    tokens = np.random.default_rng(0).integers(5, 40, SEQ_LEN + 10).tolist()
+    window = np.zeros((1, SEQ_LEN), dtype=np.int32)
+    for n in range(1, len(tokens) + 1):
+        context = tokens[:n][-SEQ_LEN:]
+        window[:] = 0
+        window[0, : len(context)] = context
+        full = np.asarray(model.predict_on_batch(window))[:, len(context) - 1]
+        np.testing.assert_allclose(session.next_logits(tokens[:n]), full, atol=1e-5, err_msg=f"{n} tokens")
+    assert compiled_once(lm)
+    # A token list that is not the cached one plus a token (another prompt) is prefilled anew.
+    np.testing.assert_allclose(session.next_logits(tokens[:3]), CachedSession(lm).next_logits(tokens[:3]))
+
+
+def test_models_without_a_cached_path_keep_the_full_window():
+    assert cached_lm(build_model(tiny("transformer"), "classifier"), SEQ_LEN) is None
+    # A causal backbone under a pooled head.
+    assert cached_lm(build_model(tiny("lstm"), "classifier"), SEQ_LEN) is None
+    assert cached_lm(build_model(tiny("transformer"), "masked_lm"), SEQ_LEN) is None  # attends both ways
+    # A layer the cached path does not know might change what the model computes: no cached path.
+    backbone = build_model(tiny("lstm", seq_len=SEQ_LEN), "causal_lm").backbone
+    scaled = keras.layers.Rescaling(2.0, name="scale")(backbone.output)
+    extended = TextlabTask(keras.Model(backbone.input, scaled, name="backbone"), "causal_lm")
+    assert cached_lm(extended, SEQ_LEN) is None
+    assert isinstance(cached_lm(TextlabTask(backbone, "causal_lm"), SEQ_LEN), LSTMCache)
