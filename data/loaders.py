@@ -54,6 +54,8 @@ class LoadedDataset:
     row_convention: str = ""
     empty_rows_dropped: int = 0
     cut_at_max_rows: int | None = None  # set when the file had more rows than max_rows
+    sheets: list[str] = field(default_factory=list)  # an Excel workbook's sheets, in order
+    sheet: str | None = None  # the sheet read
     truncation: TruncationReport | None = None  # filled in by the engine after tokenizing
 
     @property
@@ -167,6 +169,8 @@ def load_dataset(
         row_convention=raw.row_convention,
         empty_rows_dropped=dropped,
         cut_at_max_rows=raw.cut_at,
+        sheets=raw.sheets,
+        sheet=raw.sheet,
     )
 
 
@@ -326,7 +330,7 @@ def _case_variants(frame: pd.DataFrame, column: str, convention: str, merge: boo
     return [
         f"Column '{column}' has labels that differ only by case: {listed}; they count as different classes. "
         f"The rarer spellings are in rows {_rows(rows)} ({convention}). If they mean the same class, merge them "
-        "(the 'merge labels that differ by case' setting; CLI: --merge-label-case) or fix the file."
+        "(the Data tab's 'Merge labels that differ only by case' box; CLI: --merge-label-case) or fix the file."
     ]
 
 

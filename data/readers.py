@@ -44,6 +44,8 @@ class RawTable:
     warnings: list[str] = field(default_factory=list)
     nested: dict[str, str] = field(default_factory=dict)  # column -> type, for list/struct values
     cut_at: int | None = None  # max_rows, when the file had more rows than that
+    sheets: list[str] = field(default_factory=list)  # an Excel workbook's sheets, in order
+    sheet: str | None = None  # the sheet read
 
 
 def read_table(
@@ -339,18 +341,9 @@ def _read_excel(path: Path, name: str, sheet: str | None, max_rows: int | None) 
             f"Workbook '{name}' has {len(names)} sheets ({listed}); read the first, '{chosen}'. "
             "Choose another with the Sheet setting (Data tab; CLI: --sheet NAME)."
         )
-    return RawTable(frame, "xlsx", SPREADSHEET_ROWS, warnings=warnings, cut_at=cut_at)
-
-
-def sheet_names(path: Path) -> list[str]:
-    """The sheets of an Excel workbook, in order; [] for any other (or an unreadable) file."""
-    if FORMATS.get(path.suffix.lower()) != "xlsx":
-        return []
-    try:
-        with pd.ExcelFile(path, engine="openpyxl") as book:
-            return [str(n) for n in book.sheet_names]
-    except Exception:  # noqa: BLE001 - the loader reports what is wrong with the file; the picker just hides
-        return []
+    return RawTable(
+        frame, "xlsx", SPREADSHEET_ROWS, warnings=warnings, cut_at=cut_at, sheets=names, sheet=chosen
+    )
 
 
 def _chosen_sheet(names: list[str], sheet: str | None) -> str | None:

@@ -197,16 +197,13 @@ def load_view(
         stats = describe(loaded)
     except DataError as err:
         return _error_view(name, _as_shown(err, path, name))
-    from data.readers import sheet_names
-
-    sheets = sheet_names(Path(path))
     state = {
         "path": str(path),
         "name": name,
         "text_column": loaded.text_column,
         "label_column": loaded.label_column,
         "text_mode": loaded.text_mode,
-        "sheet": sheet or (sheets[0] if sheets else None),  # the sheet read, as the picker shows it
+        "sheet": loaded.sheet,  # the sheet read, as the picker shows it
         "merge_label_case": bool(merge),
         "rows": int(len(loaded.frame)),
         "num_classes": len(loaded.classes),
@@ -235,7 +232,7 @@ def load_view(
         views.stats_markdown({k: v for k, v in stats.items() if k not in hidden}, warnings),
         gr.update(value=views.class_balance_frame(loaded.frame), visible=loaded.labelled),
         gr.BarPlot(value=length_frame, sort=length_frame["length"].tolist(), label=length_label),
-        gr.update(choices=sheets, value=state["sheet"], visible=len(sheets) > 1),
+        gr.update(choices=loaded.sheets, value=loaded.sheet, visible=len(loaded.sheets) > 1),
         gr.update(value=bool(merge), visible=loaded.labelled),
     )
 
