@@ -121,8 +121,11 @@ def build(workspace: str) -> dict[str, Any]:
         except DataError as err:
             yield gr.skip(), gr.update(value=views.error_markdown(err), visible=True)
 
-    refresh.click(on_refresh, [run], [run])
-    run.change(on_run, [run], [info, lm_box, clf_box, tag_box, report, confusion])
+    shown = [info, lm_box, clf_box, tag_box, report, confusion]
+    # Refresh re-reads the picked run too: a run picked while it trained keeps the same value when it
+    # completes, so `change` never fires and its report would stay "not yet".
+    refresh.click(on_refresh, [run], [run]).then(on_run, [run], shown)
+    run.change(on_run, [run], shown)
     classify.click(on_classify, [run, text], [probs, error])
     text.submit(on_classify, [run, text], [probs, error])
     tag_button.click(on_tag, [run, sentence], [tags, error])
