@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
-TokenizerKind = Literal["char", "wordpiece", "word_features"]
+TokenizerKind = Literal["char", "wordpiece", "word_features", "ngrams"]
 TextMode = Literal["lines", "corpus"]  # plain-text files: one document per line, or one corpus
 
 TOKENIZER_KINDS: tuple[str, ...] = get_args(TokenizerKind)

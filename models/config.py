@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 from data.config import DataConfig, TokenizerConfig
 from data.fileio import atomic_write_text
 
-ModelKind = Literal["transformer", "lstm", "bag"]
+ModelKind = Literal["transformer", "lstm", "bag", "linear"]
 Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]

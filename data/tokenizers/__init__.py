@@ -1,4 +1,4 @@
-"""Tokenizers (char, WordPiece) behind one interface: train from a TokenizerConfig, save, load."""
+"""Tokenizers (char, WordPiece, word features, n-grams) behind one interface: train from a TokenizerConfig, save, load."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from data.special_tokens import (
 )
 from data.tokenizers.base import CONFIG_FILE, VOCAB_FILE, Tokenizer, read_saved
 from data.tokenizers.char import CharTokenizer
+from data.tokenizers.ngrams import NgramTokenizer
 from data.tokenizers.word_features import WordFeatureTokenizer
 from data.tokenizers.wordpiece import WordPieceTokenizer
 
@@ -46,6 +47,7 @@ __all__ = [
     "UNK_TOKEN",
     "VOCAB_FILE",
     "CharTokenizer",
+    "NgramTokenizer",
     "Tokenizer",
     "WordFeatureTokenizer",
     "WordPieceTokenizer",
@@ -57,6 +59,7 @@ _KINDS: dict[str, type[Tokenizer]] = {
     "char": CharTokenizer,
     "wordpiece": WordPieceTokenizer,
     "word_features": WordFeatureTokenizer,
+    "ngrams": NgramTokenizer,
 }
 
 
@@ -73,6 +76,8 @@ def train_tokenizer(config: TokenizerConfig, texts: Iterable[str]) -> Tokenizer:
             vocab_size=config.vocab_size,
             slots=tuple(config.word_slots),
         )
+    if config.kind == "ngrams":
+        return NgramTokenizer.train(texts, min_frequency=config.min_frequency)
     raise DataError(f"unknown tokenizer kind '{config.kind}'.", hint=f"Use one of: {', '.join(_KINDS)}.")
 
 

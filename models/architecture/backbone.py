@@ -7,6 +7,7 @@ import keras_hub
 
 from models.architecture.bag import bag_stack
 from models.architecture.layers import PaddingMask, ZeroPadPositions
+from models.architecture.linear import linear_stack
 from models.architecture.lstm import lstm_stack
 from models.architecture.transformer import LAYER_NORM_EPSILON, transformer_stack
 from models.config import ModelConfig
@@ -32,7 +33,11 @@ def build_backbone(cfg: ModelConfig, *, causal: bool, bidirectional: bool) -> ke
         name=TOKEN_EMBEDDING_NAME,
     )
     x = embedding(token_ids)
-    if cfg.kind == "bag":  # no final norm: a bag's pooled magnitude carries how many n-grams agree
+    if (
+        cfg.kind == "linear"
+    ):  # class weights per n-gram, no norm: the fit sets them (models.engine.linear_fit)
+        x = linear_stack(x, token_ids, cfg.vocab_size)
+    elif cfg.kind == "bag":  # no final norm: a bag's pooled magnitude carries how many n-grams agree
         x = bag_stack(x, token_ids, cfg)
     else:
         if cfg.kind == "transformer":

@@ -13,8 +13,10 @@ from models import tasks
 from models.architecture.backbone import BACKBONE_NAME, build_backbone
 from models.architecture.bag import HashedBigramEmbedding
 from models.architecture.heads import TextlabTask
+from models.architecture.linear import TfidfWeights
 from models.architecture.presets import resolve_model_config
 from models.config import ModelConfig
+from models.tasks.spec import HEAD_POOLED
 
 
 def build_model(cfg: ModelConfig, task: str) -> keras.Model:
@@ -67,6 +69,8 @@ def backbone_kind(backbone: keras.Model) -> str:
     """The model kind, read from the backbone's layers (a loaded backbone carries no config)."""
     if any(isinstance(layer, HashedBigramEmbedding) for layer in backbone.layers):
         return "bag"
+    if any(isinstance(layer, TfidfWeights) for layer in backbone.layers):
+        return "linear"
     recurrent = (keras.layers.LSTM, keras.layers.Bidirectional)
     return "lstm" if any(isinstance(layer, recurrent) for layer in backbone.layers) else "transformer"
 
@@ -120,6 +124,12 @@ def _validate(cfg: ModelConfig, spec: tasks.TaskSpec) -> None:
             fail(
                 f"model.intermediate_dim must be at least 1, got {cfg.intermediate_dim}.",
                 "Use e.g. 4 * hidden_dim.",
+            )
+    elif cfg.kind == "linear":
+        if spec.head != HEAD_POOLED:
+            fail(
+                f"the linear model gives one label per text; it cannot be trained as a {spec.name} model.",
+                "Use it for classifiers; use a Transformer, an LSTM or a bag for the other tasks.",
             )
     elif cfg.kind == "bag":
         if spec.causal:

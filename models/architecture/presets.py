@@ -26,6 +26,8 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
         "small": {"hidden_dim": 64, "ngram_buckets": 50_000},
         "base": {"hidden_dim": 128, "ngram_buckets": 200_000},
     },
+    # One size: a weight per n-gram and class (hidden_dim is set to num_classes below).
+    "linear": {"tiny": {}, "small": {}, "base": {}},
 }
 PRESET_NAMES: tuple[str, ...] = ("tiny", "small", "base")
 
@@ -47,6 +49,8 @@ def resolve_model_config(cfg: ModelConfig, task: str | None = None) -> ModelConf
                 hint=f"Use one of: {', '.join(PRESET_NAMES)}, or null to use the explicit sizes.",
             )
         updates.update(PRESETS[cfg.kind][cfg.preset])
+    if cfg.kind == "linear" and cfg.num_classes > 0:
+        updates["hidden_dim"] = cfg.num_classes  # the backbone's width is one weight per class
     if cfg.causal is None and task is not None:
         updates["causal"] = tasks.get(task).causal
     return dataclasses.replace(cfg, **updates)

@@ -40,7 +40,9 @@ def estimate_memory(
     act_bytes = 2 if precision in ("mixed_float16", "mixed_bfloat16") else 4
     tokens = batch_size * resolved.seq_len
     h = resolved.hidden_dim
-    if resolved.kind == "bag":
+    if resolved.kind == "linear":  # fitted in closed form: one weight per position, no backward pass
+        per_layer = 1
+    elif resolved.kind == "bag":
         per_layer = 3 * h  # token and bigram embeddings, their sum (dropout mask)
     elif resolved.kind == "transformer":
         per_layer = _TRANSFORMER_ACT_PER_HIDDEN * h + 2 * resolved.intermediate_dim

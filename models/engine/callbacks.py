@@ -103,6 +103,11 @@ class EngineMonitor(keras.callbacks.Callback):
     def _weights_finite(self) -> bool:
         return all(bool(keras.ops.all(keras.ops.isfinite(w))) for w in self.model.weights)
 
+    def record(self, record: dict[str, Any]) -> None:
+        """Log a record made outside Keras' fit (the linear kind's closed-form fit) like the monitor's own."""
+        self.step = max(self.step, int(record.get("step", self.step)))
+        self._log(record)
+
     def _log(self, record: dict[str, Any]) -> None:
         self.run.log_metrics(record)
         if self.tensorboard is not None:

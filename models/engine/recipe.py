@@ -15,6 +15,7 @@ from data.conll import load_conll
 from data.errors import DataError
 from data.loaders import load_dataset
 from data.textshape import chars_per_token, is_unspaced
+from data.tokenizers.ngrams import ngram_positions
 from data.tokenizers.word_features import SLOTS as WORD_SLOTS
 from models import tasks
 from models.config import RunConfig
@@ -22,16 +23,21 @@ from models.config import RunConfig
 WORDPIECE_VOCAB = 8000
 PIECES_PER_WORD = 1.5  # WordPiece pieces per whitespace word, roughly, on English-like text
 SEQ_LEN_RANGE = (16, 256)
-# The recipe's model and optimiser: the settings measured in BENCHMARKS.md ("The n-gram bag classifier ...").
-MODEL = {"kind": "bag", "preset": "small"}
+# The recipe's model: the linear TF-IDF kind, fitted in closed form (BENCHMARKS.md, "The default classifier
+# recipe ..."); a user who picks the bag gets the bag's measured settings ("The n-gram bag classifier ...").
+LINEAR_MODEL = {"kind": "linear", "preset": "small"}  # one size: the preset changes nothing
+NEURAL_MODEL = {"kind": "bag", "preset": "small"}
+# The linear model reads every n-gram of a text it can: cut at the 99th percentile, up to 4096 positions.
+LINEAR_SEQ_LEN_RANGE = (16, 4096)
+LINEAR_PERCENTILE = 99
 OPTIMISER = {"epochs": 30, "early_stopping_patience": 3}
 # Learning rate by model kind: the bag's from its benchmark; the others keep the engine's default, the one
 # their measured settings used (a user who picks the Transformer or the LSTM still gets the rest of the recipe).
-LEARNING_RATES = {"bag": 3e-3, "transformer": 1e-3, "lstm": 1e-3}
+LEARNING_RATES = {"bag": 3e-3, "transformer": 1e-3, "lstm": 1e-3, "linear": 1e-3}
 # The tagger's model and learning rate: the best of the settings measured in BENCHMARKS.md ("Named-entity
 # tagging ..."); the other kinds keep the engine's default rate, as for classifiers.
 TAGGER_MODEL = {"kind": "lstm", "preset": "small", "bidirectional": True}
-TAGGER_LEARNING_RATES = {"lstm": 3e-3, "transformer": 1e-3, "bag": 3e-3}
+TAGGER_LEARNING_RATES = {"lstm": 3e-3, "transformer": 1e-3, "bag": 3e-3, "linear": 3e-3}
 # Word features rarer than this become their slot's unknown, so training meets unknown words as the test
 # does; vocab_size is only a ceiling (a large corpus keeps its most frequent values).
 TAGGER_FEATURES = {"min_frequency": 2, "vocab_size": 50_000}
@@ -73,15 +79,20 @@ class Recipe:
         return config
 
     def choose_seq_len(
-        self, lengths: np.ndarray, what: str, unit: str, bounds: tuple[int, int] = SEQ_LEN_RANGE
+        self,
+        lengths: np.ndarray,
+        what: str,
+        unit: str,
+        bounds: tuple[int, int] = SEQ_LEN_RANGE,
+        percentile: int = 95,
     ) -> None:
-        """seq_len at the 95th percentile of ``lengths`` (tokens per example), within ``bounds``."""
-        p95 = float(np.percentile(lengths, 95)) if len(lengths) else bounds[0]
-        seq_len = int(min(bounds[1], max(bounds[0], round(p95))))
+        """seq_len at the ``percentile`` of ``lengths`` (tokens per example), within ``bounds``."""
+        at = float(np.percentile(lengths, percentile)) if len(lengths) else bounds[0]
+        seq_len = int(min(bounds[1], max(bounds[0], round(at))))
         covered = float((lengths <= seq_len).mean()) if len(lengths) else 1.0
         self.settings["seq_len"] = seq_len
         self.reasons.append(
-            f"seq_len {seq_len} covers {covered:.0%} of {what} (95th percentile {p95:.0f} {unit})"
+            f"seq_len {seq_len} covers {covered:.0%} of {what} ({percentile}th percentile {at:.0f} {unit})"
         )
 
     def choose_optimiser(
@@ -98,9 +109,15 @@ class Recipe:
         )
 
 
-def classifier_recipe(texts: list[str], train_rows: int, kind: str | None = None) -> Recipe:
-    """Choose from the texts (a sample is enough) and the number of training rows; ``kind``: the user's own."""
+def classifier_recipe(
+    texts: list[str], train_rows: int, kind: str | None = None, tokenizer: str | None = None
+) -> Recipe:
+    """Choose from the texts (a sample is enough) and the number of training rows; ``kind`` and
+    ``tokenizer``: the user's own, if any."""
     recipe = Recipe()
+    if kind is None or kind == "linear":
+        _linear_recipe(recipe, texts, train_rows, tokenizer)
+        return recipe
     unspaced = is_unspaced(texts)
     per_token = chars_per_token(texts)
     if unspaced:
@@ -120,15 +137,48 @@ def classifier_recipe(texts: list[str], train_rows: int, kind: str | None = None
         )
         unit = "words x 1.5 pieces"
     recipe.choose_seq_len(lengths, "texts", unit)
-    if kind is None or kind == MODEL["kind"]:
-        recipe.settings.update(MODEL)
+    if kind == NEURAL_MODEL["kind"]:
+        recipe.settings.update(NEURAL_MODEL)
         recipe.reasons.append(
-            "n-gram bag, small: ahead of fastText on five of the six labelled sets benchmarked and level with "
-            "or ahead of TF-IDF + logistic regression on three, in 1-2 minutes per 10,000 texts on 2 cores "
-            "(BENCHMARKS.md)"
+            "n-gram bag, small: ahead of fastText on five of the six labelled sets benchmarked, in 1-2 minutes "
+            "per 10,000 texts on 2 cores (BENCHMARKS.md)"
         )
-    recipe.choose_optimiser(train_rows, LEARNING_RATES[kind or MODEL["kind"]], "rows")
+    recipe.choose_optimiser(train_rows, LEARNING_RATES[kind], "rows")
     return recipe
+
+
+def _linear_recipe(recipe: Recipe, texts: list[str], train_rows: int, tokenizer: str | None) -> None:
+    """The linear TF-IDF model on n-gram features, its seq_len from the texts' distinct n-grams."""
+    if tokenizer in (None, "ngrams"):
+        unspaced = is_unspaced(texts)
+        first = (
+            "character 1-3-grams (the texts do not separate words with spaces)"
+            if unspaced
+            else ("word 1-2-grams")
+        )
+        recipe.settings["tokenizer"] = "ngrams"
+        recipe.reasons.append(
+            f"n-gram features: {first} and character 2-5-grams inside words, every one of the training split "
+            "(the character n-grams seen in at least 2 texts)"
+        )
+        sample = texts[:: max(1, len(texts) // 2000)]
+        lengths = np.asarray([ngram_positions(t, unspaced) for t in sample]) + 1  # + [BOS]
+        recipe.choose_seq_len(
+            lengths, "texts", "distinct n-grams and count tokens", LINEAR_SEQ_LEN_RANGE, LINEAR_PERCENTILE
+        )
+    else:  # the user's own tokenizer: its ids are the features (a repeated id counts each time)
+        lengths = np.asarray(
+            [len(t) if tokenizer == "char" else len(t.split()) * PIECES_PER_WORD for t in texts]
+        )
+        recipe.choose_seq_len(lengths + 1, "texts", "tokens", LINEAR_SEQ_LEN_RANGE, LINEAR_PERCENTILE)
+    recipe.settings.update(LINEAR_MODEL)
+    recipe.reasons.append(
+        "linear TF-IDF model (logistic regression fitted by liblinear, C picked on validation macro-F1): "
+        "at or above TF-IDF + logistic regression on word features on every labelled set benchmarked, and "
+        f"ahead of the n-gram bag on five of six, in seconds (BENCHMARKS.md); {train_rows} training rows"
+    )
+    batch = 32 if train_rows >= 320 else 16
+    recipe.settings.update(batch_size=batch, epochs=1)  # one closed-form fit
 
 
 def tagger_recipe(
@@ -208,8 +258,8 @@ def choose(config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> 
 
 
 def recipe_for(config: RunConfig, kind: str | None = None, tokenizer: str | None = None) -> Recipe:
-    """The recipe for the config's classifier or tagger data (``kind``, ``tokenizer``: the user's own; the
-    classifier recipe counts its seq_len in the tokenizer it would choose)."""
+    """The recipe for the config's classifier or tagger data (``kind``, ``tokenizer``: the user's own; seq_len
+    is counted in the tokenizer's units)."""
     d = config.data
     stamp = os.stat(d.path).st_mtime_ns if os.path.exists(d.path) else 0
     share = 1.0 - d.val_fraction - d.test_fraction
@@ -217,7 +267,7 @@ def recipe_for(config: RunConfig, kind: str | None = None, tokenizer: str | None
         sentences = _sentences(d.path, stamp, d.max_rows)
         return tagger_recipe(list(sentences), int(len(sentences) * share), kind, tokenizer)
     texts = _texts(d.path, stamp, d.text_column, d.label_column, d.max_rows, d.sheet)
-    return classifier_recipe(list(texts), int(len(texts) * share), kind)
+    return classifier_recipe(list(texts), int(len(texts) * share), kind, tokenizer)
 
 
 @functools.lru_cache(maxsize=4)

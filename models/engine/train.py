@@ -181,6 +181,11 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         step = start_step
         epoch, in_epoch = divmod(step, per_epoch)
         outcome = "completed"
+        if config.model.kind == "linear":  # fitted in closed form, once: no epochs to run or resume
+            if checkpoint is None:
+                _fit_linear(run, model, prepared, monitor, started)
+                save_last(total_steps)
+            step, epoch = total_steps, t.epochs
         while step < total_steps and epoch < t.epochs:
             lineage.before_epoch(model, config, epoch, total_steps)
             n = min(per_epoch - in_epoch, total_steps - step)
@@ -259,6 +264,26 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             headline=report["headline"],
             trained_for=trained_for,
         )
+
+
+def _fit_linear(run: RunDir, model: Any, prepared: Any, monitor: Any, started: float) -> None:
+    """Fit the linear kind (models.engine.linear_fit), log it as the run's one epoch, keep it as the best."""
+    from models.engine.linear_fit import fit_linear
+
+    run.write_status(message="fitting the linear model (scikit-learn liblinear, C picked on validation)")
+    fit = fit_linear(model, prepared)
+    record: dict[str, Any] = {"kind": "epoch", "step": monitor.total_steps, "epoch": 1}
+    train_scores = model.evaluate(prepared.train_factory(0), verbose=0, return_dict=True)
+    record.update({k: float(v) for k, v in train_scores.items()})
+    if prepared.val is not None:
+        val_scores = model.evaluate(prepared.val, verbose=0, return_dict=True)
+        record.update({f"val_{k}": float(v) for k, v in val_scores.items()})
+    record.update(val_macro_f1=fit["val_macro_f1"], C=fit["C"], features=fit["features"])
+    record["elapsed_s"] = round(time.time() - started, 3)
+    monitor.record(record)
+    save_checkpoint(model, run, None, path=run.best_checkpoint)
+    best = {"val_loss": record.get("val_loss"), "val_macro_f1": fit["val_macro_f1"], "epoch": 1}
+    run.write_status(best={**best, "step": monitor.total_steps}, fit=fit)
 
 
 def save_checkpoint(model: Any, run: RunDir, state: dict[str, Any] | None, path: Any = None) -> None:

@@ -34,6 +34,7 @@ from ai_edge_litert.interpreter import Interpreter
 from data.bio_decoding import decode_tags
 from data.tokenizers.base import read_saved
 from data.tokenizers.char import CharTokenizer
+from data.tokenizers.ngrams import NgramTokenizer
 from data.tokenizers.word_features import WordFeatureTokenizer
 from data.tokenizers.wordpiece_py import WordPieceEncoder
 
@@ -45,6 +46,8 @@ def load_tokenizer(folder: Path, kind: str) -> Any:
     lines, config = read_saved(folder)
     if kind == "word_features":  # pure Python already: a word's form, affixes and shape looked up
         return WordFeatureTokenizer.from_saved(lines, config)
+    if kind == "ngrams":  # pure Python already: word and character n-grams looked up, with count tokens
+        return NgramTokenizer.from_saved(lines, config)
     # Char: one character per line; whitespace and invisible characters are written as \uXXXX.
     return CharTokenizer.from_saved(lines, config)
 

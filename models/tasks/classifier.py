@@ -75,6 +75,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         labels=labels,
         test_arrays=(test_x, test_y),
         val_arrays=(va_x, va_y),
+        train_arrays=(tr_x, tr_y),
         texts=texts,
         report=report,
     )

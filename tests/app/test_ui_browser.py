@@ -353,8 +353,10 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     page.get_by_role("tab", name="Train").click()
     _wait_text(page, "#train-data", r"tiny_spam\.csv")
     # Untouched, the form shows the recipe chosen from the data, with its reasons, before anything trains.
-    _wait_text(page, "#train-estimate", r"Chosen from the data(.|\n)*WordPiece 8k(.|\n)*covers \d+% of texts")
-    sync_api.expect(page.locator("#train-kind").get_by_label("bag")).to_be_checked()
+    _wait_text(
+        page, "#train-estimate", r"Chosen from the data(.|\n)*n-gram features(.|\n)*covers \d+% of texts"
+    )
+    sync_api.expect(page.locator("#train-kind").get_by_label("linear")).to_be_checked()
     # This test needs a run slow enough to stop mid-way: the tiny Transformer, set by hand.
     page.locator("#train-recipe").get_by_role("checkbox").uncheck()
     page.locator("#train-kind").get_by_label("transformer").check()

@@ -127,13 +127,13 @@ def test_untouched_form_takes_the_recipe_as_the_cli_does(tmp_path: Path) -> None
                "--text-column", "text", "--label-column", "label")  # fmt: skip
     assert ui.to_dict() == cli.to_dict()
     assert (
-        ui.model.kind == "bag"
+        ui.model.kind == "linear"
         and ui.train.learning_rate == 0.01
         and ui.recipe[-1] == "kept your own learning_rate"
     )
-    assert forms.recipe_fields(ui)["kind"] == "bag"
+    assert forms.recipe_fields(ui)["kind"] == "linear"
     estimate = forms.size_estimate(ui, 2)
-    assert "Chosen from the data" in estimate and "WordPiece 8k" in estimate
+    assert "Chosen from the data" in estimate and "n-gram features" in estimate
     manual = forms.run_config(str(tmp_path), dataset, forms.TrainForm(task_label="Classifier", recipe=False))
     assert manual.recipe == [] and manual.model.kind == "transformer"
 

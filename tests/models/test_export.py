@@ -29,11 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TEXTS = ["the movie was excellent and lovely", "a terrible and boring plot", "really quite happy film"]
 BUNDLE_FILES = {"model.tflite", "vocab.txt", "tokenizer.json", "metadata.json", "report.json"}
 
-# (task, model kind, tokenizer): both tasks, every model kind they build, both tokenizers.
+# (task, model kind, tokenizer): both tasks, every model kind they build, and the tokenizers they use.
 CASES = [
     ("classifier", "transformer", "wordpiece"),
     ("classifier", "lstm", "char"),
     ("classifier", "bag", "wordpiece"),
+    ("classifier", "linear", "ngrams"),
     ("causal_lm", "transformer", "char"),
     ("causal_lm", "lstm", "wordpiece"),
 ]
@@ -47,6 +48,8 @@ def tiny_config(workspace: Path, data: Path, task: str, kind: str, tokenizer: st
     m = config.model
     m.kind, m.preset, m.hidden_dim, m.num_layers, m.num_heads, m.intermediate_dim = kind, None, 32, 1, 2, 64
     m.seq_len = 64 if tokenizer == "char" and task == "classifier" else 32  # keep the class word in view
+    if tokenizer == "ngrams":  # a text's distinct word and character n-grams
+        m.seq_len = 256
     t = config.train
     t.batch_size, t.learning_rate, t.warmup_ratio, t.log_every = 16, 3e-3, 0.0, 5
     t.epochs, t.max_steps = (2, None) if task == "classifier" else (1, 30)

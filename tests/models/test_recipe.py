@@ -22,9 +22,22 @@ def _reason(recipe, start: str) -> str:
     return next(r for r in recipe.reasons if r.startswith(start))
 
 
-def test_short_english_texts_get_wordpiece_and_a_short_sequence():
+def test_untouched_the_linear_model_on_ngrams_with_every_ngram_in_view():
     texts = ["free prize call now", "see you at lunch", "win cash today ok", "home late tonight"] * 50
     recipe = classifier_recipe(texts, train_rows=160)
+    s = recipe.settings
+    assert s["tokenizer"] == "ngrams" and s["kind"] == "linear" and s["epochs"] == 1
+    # "free prize call now": 4 words, 3 bigrams, 56 character 2-5-grams, [BOS]
+    assert s["seq_len"] == 64 and "covers 100% of texts" in _reason(recipe, "seq_len")
+    assert "word 1-2-grams" in _reason(recipe, "n-gram features")
+    assert "160 training rows" in _reason(recipe, "linear TF-IDF model")
+    long = [" ".join(f"word{i}" for i in range(1000))] * 50
+    assert classifier_recipe(long, train_rows=40).settings["seq_len"] == 4096  # the linear model's cap
+
+
+def test_short_english_texts_get_wordpiece_and_a_short_sequence_for_the_bag():
+    texts = ["free prize call now", "see you at lunch", "win cash today ok", "home late tonight"] * 50
+    recipe = classifier_recipe(texts, train_rows=160, kind="bag")
     s = recipe.settings
     assert s["tokenizer"] == "wordpiece" and s["kind"] == "bag" and s["seq_len"] == 16  # the floor
     assert s["batch_size"] == 16  # under 320 training rows
@@ -36,14 +49,18 @@ def test_short_english_texts_get_wordpiece_and_a_short_sequence():
 def test_long_texts_get_a_longer_sequence_capped_at_256():
     rng = random.Random(0)
     medium = [" ".join(["word"] * rng.randint(40, 60)) for _ in range(300)]
-    assert 80 <= classifier_recipe(medium, train_rows=240).settings["seq_len"] <= 95  # 1.5 x 60 + 2
+    assert (
+        80 <= classifier_recipe(medium, train_rows=240, kind="bag").settings["seq_len"] <= 95
+    )  # 1.5 x 60 + 2
     long = [" ".join(["word"] * 1000)] * 50
-    assert classifier_recipe(long, train_rows=40).settings["seq_len"] == 256
+    assert classifier_recipe(long, train_rows=40, kind="lstm").settings["seq_len"] == 256
 
 
-def test_chinese_gets_the_char_tokenizer_and_a_length_in_characters():
+def test_chinese_gets_character_ngrams_or_the_char_tokenizer_and_a_length_in_characters():
     texts = ["这部电影非常好看，演员的表演很出色", "质量太差了，用了两天就坏了，不推荐购买"] * 100
-    recipe = classifier_recipe(texts, train_rows=160)
+    linear = classifier_recipe(texts, train_rows=160)
+    assert linear.settings["tokenizer"] == "ngrams" and "character 1-3-grams" in linear.reasons[0]
+    recipe = classifier_recipe(texts, train_rows=160, kind="transformer")
     assert recipe.settings["tokenizer"] == "char" and "vocab_size" not in recipe.settings
     assert recipe.settings["seq_len"] == 20  # 19 characters + [BOS]
     assert "do not separate words with spaces" in recipe.reasons[0]
@@ -56,7 +73,7 @@ def test_forty_classes_and_many_rows_keep_the_batch_of_32(tmp_path: Path):
     config = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--recipe", "auto")
     assert (
         config.train.batch_size == 32
-        and config.model.kind == "bag"
+        and config.model.kind == "linear"
         and "1600 training rows" in config.recipe[-1]
     )
 
@@ -76,7 +93,11 @@ def test_explicit_flags_win_and_the_reasons_round_trip(tmp_path: Path):
 def test_the_recipe_is_the_default_and_steps_aside_when_asked(tmp_path: Path):
     data = make_sentiment_csv(tmp_path / "s.csv")
     plain = _cli("--workspace", str(tmp_path), "train", "--data", str(data))
-    assert plain.model.kind == "bag" and plain.train.learning_rate == 3e-3 and plain.recipe  # touched nothing
+    assert (
+        plain.model.kind == "linear" and plain.tokenizer.kind == "ngrams" and plain.recipe
+    )  # touched nothing
+    bag = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--model", "bag")
+    assert bag.train.learning_rate == 3e-3 and bag.model.preset == "small" and bag.train.epochs == 30
     own_kind = _cli("--workspace", str(tmp_path), "train", "--data", str(data), "--model", "transformer")
     assert own_kind.model.kind == "transformer" and own_kind.model.preset == "tiny"  # the engine's preset
     assert own_kind.train.learning_rate == 1e-3 and own_kind.tokenizer.kind == "wordpiece"
@@ -115,7 +136,7 @@ def test_recipe_run_end_to_end_beats_the_majority_class(tmp_path: Path, capsys):
     data = make_sentiment_csv(tmp_path / "s.csv", rows=400)
     code = main(["--workspace", str(tmp_path / "ws"), "train", "--data", str(data), "--quiet"])  # no flags
     out = capsys.readouterr().out
-    assert code == 0 and "recipe: WordPiece 8k" in out and "baseline:" in out
+    assert code == 0 and "recipe: n-gram features" in out and "baseline:" in out
     (run,) = (tmp_path / "ws" / "runs").iterdir()
     report = json.loads((run / "eval.json").read_text())
     assert json.loads((run / "config.json").read_text())["recipe"]

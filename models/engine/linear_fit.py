@@ -1,0 +1,130 @@
+"""Fit the linear kind in closed form: TF-IDF features of the run's own token ids, liblinear, C on validation.
+
+Gradient descent is the wrong tool for this model: Adam's per-coordinate steps over-weight the rare n-grams
+and SGD needs step sizes tuned per data set (both measured in BENCHMARKS.md), where the convex solver finds
+the small-norm fit in seconds. The features are computed here from the same packed id rows the model reads,
+by the same formula as models.architecture.linear.TfidfWeights, so the fitted Keras model reproduces
+scikit-learn's decisions exactly (a test checks it) and exports like any other kind.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import joblib
+import numpy as np
+
+from data.special_tokens import PAD
+from data.tokenizers.ngrams import count_of
+from models.architecture.backbone import TOKEN_EMBEDDING_NAME
+from models.architecture.builders import get_backbone
+from models.architecture.linear import WEIGHTS_NAME
+from models.tasks.label_metrics import classification_metrics
+from models.tasks.tfidf_baseline import C_GRID, logistic_regression
+
+
+def token_tables(tokenizer: Any, train_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """idf (smoothed, from the training rows: ln((1 + n) / (1 + df)) + 1, as scikit-learn's), tf_weight
+    (1 + ln c for the count token [x c]) and block (1 for the subword block) per token id."""
+    vocab = tokenizer.vocabulary
+    size = len(vocab)
+    starts = tokenizer.block_starts() if hasattr(tokenizer, "block_starts") else (5, size)
+    counts = np.asarray([count_of(token) for token in vocab], dtype=np.float64)
+    tf_weight = np.where(counts > 1, 1.0 + np.log(counts), 1.0)
+    block = np.zeros(size)
+    block[starts[1] :] = 1.0
+    df = np.zeros(size)
+    for i in range(0, len(train_ids), 2048):  # each n-gram appears once per row: count rows per id
+        rows = train_ids[i : i + 2048].astype(np.int64)
+        present = np.unique(rows + size * np.arange(len(rows))[:, None]) % size
+        df += np.bincount(present, minlength=size)
+    idf = np.log((1.0 + len(train_ids)) / (1.0 + df)) + 1.0
+    idf[: starts[0]] = 0.0  # specials and count tokens are not features
+    return {"idf": idf, "tf_weight": tf_weight, "block": block}
+
+
+def tfidf_matrix(ids: np.ndarray, tables: dict[str, np.ndarray], chunk: int = 2048) -> Any:
+    """[rows, seq] token ids -> scipy CSR [rows, vocab] of TfidfWeights' x_i, summed per token id (computed
+    ``chunk`` rows at a time: the dense intermediates are rows x seq floats)."""
+    from scipy.sparse import vstack
+
+    return vstack(
+        [_tfidf_rows(ids[i : i + chunk], tables) for i in range(0, max(1, len(ids)), chunk)]
+    ).tocsr()
+
+
+def _tfidf_rows(ids: np.ndarray, tables: dict[str, np.ndarray]) -> Any:
+    from scipy.sparse import csr_matrix
+
+    ids = ids.astype(np.int64)
+    following = np.pad(ids[:, 1:], ((0, 0), (0, 1)), constant_values=PAD)
+    values = tables["idf"][ids] * tables["tf_weight"][following]
+    sub = tables["block"][ids]
+    squares = values * values
+    sub_norm = np.sqrt((squares * sub).sum(axis=1, keepdims=True))
+    first_norm = np.sqrt((squares * (1.0 - sub)).sum(axis=1, keepdims=True))
+    x = values / np.maximum(sub * sub_norm + (1.0 - sub) * first_norm, 1e-12)
+    rows = np.repeat(np.arange(len(ids)), ids.shape[1])
+    matrix = csr_matrix((x.ravel(), (rows, ids.ravel())), shape=(len(ids), len(tables["idf"])))
+    matrix.eliminate_zeros()
+    return matrix
+
+
+def fit_linear(model: Any, prepared: Any) -> dict[str, Any]:
+    """Fit the model's weights on the training split, C picked by validation macro-F1; returns the fit's
+    record (C, validation macro-F1, features, seconds)."""
+    started = time.perf_counter()
+    (train_x, train_y), labels = prepared.train_arrays[:2], prepared.labels
+    tables = token_tables(prepared.tokenizer, train_x)
+    x_train = tfidf_matrix(train_x, tables)
+    choose_x, choose_y = prepared.val_arrays[:2] if prepared.val_arrays is not None else (train_x, train_y)
+    if not len(choose_x):  # no validation rows: pick C on the training split
+        choose_x, choose_y = train_x, train_y
+    x_choose = tfidf_matrix(choose_x, tables)
+    cores = os.cpu_count() or 1
+
+    def fit(c: float) -> tuple[float, Any, float]:
+        fitted = logistic_regression(c, len(labels), n_jobs=cores).fit(x_train, train_y)
+        return classification_metrics(choose_y, fitted.predict(x_choose), labels)["macro_f1"], fitted, c
+
+    # Threads, not processes: liblinear releases the GIL, and nothing is copied. The first best C wins a tie.
+    with joblib.parallel_config(backend="threading"), ThreadPoolExecutor(min(cores, len(C_GRID))) as pool:
+        fits = list(pool.map(fit, C_GRID))
+    best = max(fits, key=lambda f: (f[0], -C_GRID.index(f[2])))
+    _set_weights(model, tables, *_class_weights(best[1], len(labels)))
+    return {
+        "C": best[2],
+        "val_macro_f1": best[0],
+        "features": int((tables["idf"] > 0).sum()),
+        "fit_s": round(time.perf_counter() - started, 3),
+    }
+
+
+def _class_weights(fitted: Any, classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """[vocab, classes] weights and [classes] biases whose softmax argmax is the fit's prediction: a binary
+    fit's one decision value goes to class 1 (class 0 at 0), one-vs-rest's per class."""
+    estimators = getattr(fitted, "estimators_", None)
+    if estimators is None:
+        coef, intercept = fitted.coef_, fitted.intercept_
+        return np.stack([np.zeros(coef.shape[1]), coef[0]], axis=1), np.asarray([0.0, intercept[0]])
+    kernel = np.zeros((estimators[0].coef_.shape[1], classes))
+    bias = np.full(classes, -math.inf)
+    for column, estimator in zip(fitted.classes_, estimators, strict=True):
+        kernel[:, int(column)] = estimator.coef_[0]
+        bias[int(column)] = estimator.intercept_[0]
+    return kernel, np.where(np.isfinite(bias), bias, -1e4)
+
+
+def _set_weights(model: Any, tables: dict[str, np.ndarray], kernel: np.ndarray, bias: np.ndarray) -> None:
+    backbone = get_backbone(model)
+    backbone.get_layer(TOKEN_EMBEDDING_NAME).embeddings.assign(kernel.astype("float32"))
+    weights = backbone.get_layer(WEIGHTS_NAME)
+    for name in ("idf", "tf_weight", "block"):
+        getattr(weights, name).assign(tables[name].astype("float32"))
+    head = model.get_layer("logits")
+    head.kernel.assign(np.eye(len(bias), dtype="float32"))
+    head.bias.assign(bias.astype("float32"))
