@@ -272,12 +272,7 @@ def _fit_linear(run: RunDir, model: Any, prepared: Any, monitor: Any, started: f
 
     run.write_status(message="fitting the linear model (scikit-learn liblinear, C picked on validation)")
     fit = fit_linear(model, prepared)
-    record: dict[str, Any] = {"kind": "epoch", "step": monitor.total_steps, "epoch": 1}
-    train_scores = model.evaluate(prepared.train_factory(0), verbose=0, return_dict=True)
-    record.update({k: float(v) for k, v in train_scores.items()})
-    if prepared.val is not None:
-        val_scores = model.evaluate(prepared.val, verbose=0, return_dict=True)
-        record.update({f"val_{k}": float(v) for k, v in val_scores.items()})
+    record: dict[str, Any] = {"kind": "epoch", "step": monitor.total_steps, "epoch": 1, **fit.pop("scores")}
     record.update(val_macro_f1=fit["val_macro_f1"], C=fit["C"], features=fit["features"])
     record["elapsed_s"] = round(time.time() - started, 3)
     monitor.record(record)
