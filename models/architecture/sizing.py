@@ -55,8 +55,8 @@ def estimate_memory(
         # float32 logits, their softmax and gradient dominate for larger vocabularies.
         activation_bytes += 3 * tokens * resolved.vocab_size * 4
     param_bytes = params * 4
-    gradient_bytes = params * 4
-    optimizer_bytes = params * 4 * 2  # AdamW first and second moments
+    gradient_bytes = 0 if resolved.kind == "linear" else params * 4  # the linear kind's fit is liblinear's
+    optimizer_bytes = 0 if resolved.kind == "linear" else params * 4 * 2  # AdamW first and second moments
     total = param_bytes + gradient_bytes + optimizer_bytes + activation_bytes
     return {
         "params": params,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from models import tasks
@@ -12,6 +13,9 @@ from models.run_dir import RunDir
 
 # The tokenizer is trained when the run starts; until then the vocabulary size is a guess.
 CHAR_VOCAB_GUESS = 128
+NGRAM_VOCAB_GUESS = (
+    100_000  # every n-gram of the training split: 52k (TREC) to 620k (Chinese reviews) measured
+)
 
 
 def planned_model(config: RunConfig, num_classes: int | None = None) -> ModelConfig:
@@ -22,12 +26,13 @@ def planned_model(config: RunConfig, num_classes: int | None = None) -> ModelCon
         model_cfg.preset = None
     else:
         model_cfg = config.model
+    if tasks.get(config.task).labelled:  # before resolving: the linear kind's width is the class count
+        model_cfg = dataclasses.replace(model_cfg, num_classes=num_classes or model_cfg.num_classes or 2)
     model_cfg = resolve_model_config(model_cfg, config.task)
     if not model_cfg.vocab_size:
         capped = config.tokenizer.kind in ("wordpiece", "word_features")  # vocab_size is their ceiling
-        model_cfg.vocab_size = config.tokenizer.vocab_size if capped else CHAR_VOCAB_GUESS
-    if tasks.get(config.task).labelled:
-        model_cfg.num_classes = num_classes or model_cfg.num_classes or 2
+        guess = NGRAM_VOCAB_GUESS if config.tokenizer.kind == "ngrams" else CHAR_VOCAB_GUESS
+        model_cfg.vocab_size = config.tokenizer.vocab_size if capped else guess
     return model_cfg
 
 

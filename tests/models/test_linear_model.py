@@ -90,3 +90,14 @@ def test_a_default_run_fits_the_linear_model_in_closed_form(tmp_path: Path, caps
     assert epoch["val_macro_f1"] == pytest.approx(report["val_macro_f1"])  # the saved model is the fit
     status = json.loads((run / "status.json").read_text())
     assert status["state"] == "completed" and status["fit"]["features"] > 100
+
+
+def test_the_size_estimate_counts_a_weight_per_ngram_and_class_and_no_optimizer_state():
+    from models.config import RunConfig
+    from models.engine.plan import NGRAM_VOCAB_GUESS, size_estimate
+
+    config = RunConfig(task="classifier")
+    config.model.kind, config.tokenizer.kind = "linear", "ngrams"
+    estimate = size_estimate(config, num_classes=3)
+    assert estimate["params"] == NGRAM_VOCAB_GUESS * (3 + 3) + 3 * 3 + 3
+    assert estimate["gradient_bytes"] == estimate["optimizer_bytes"] == 0  # fitted by liblinear, not AdamW
