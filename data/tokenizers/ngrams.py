@@ -12,6 +12,7 @@ what a phone app ports (the bundle's runner imports it); tests check they equal 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -57,13 +58,20 @@ def subword_ngrams(text: str, low: int = SUBWORD_NGRAMS[0], high: int = SUBWORD_
     """Character n-grams of each space-padded word (" word "), never across words (scikit-learn's char_wb)."""
     out: list[str] = []
     for word in SPACES.sub(" ", text.lower()).split():
-        padded = f" {word} "
-        for n in range(low, high + 1):
-            if n >= len(padded):  # a word as short as n or shorter: the padded word itself, once
-                out.append(padded)
-                break
-            out += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+        out += _padded_word_ngrams(word, low, high)
     return out
+
+
+@functools.lru_cache(maxsize=200_000)  # words repeat (Zipf): most texts' words were cut up before
+def _padded_word_ngrams(word: str, low: int, high: int) -> tuple[str, ...]:
+    padded = f" {word} "
+    out: list[str] = []
+    for n in range(low, high + 1):
+        if n >= len(padded):  # a word as short as n or shorter: the padded word itself, once
+            out.append(padded)
+            break
+        out += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+    return tuple(out)
 
 
 class NgramTokenizer(Tokenizer):
@@ -85,6 +93,11 @@ class NgramTokenizer(Tokenizer):
             )
         self.unspaced = bool(unspaced)
         self.first = CHARS if unspaced else WORDS
+        # Each block's n-grams by their text without the prefix: encoding never builds prefixed strings.
+        self._blocks = tuple(
+            {token[2:]: i for i, token in enumerate(vocabulary) if token.startswith(prefix)}
+            for prefix in (self.first, SUBWORDS)
+        )
 
     @classmethod
     def train(cls, texts: Iterable[str], min_frequency: int = 1) -> NgramTokenizer:
@@ -112,15 +125,17 @@ class NgramTokenizer(Tokenizer):
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
         """Each known n-gram's id once, in order of first appearance, then ``[x<count>]`` if it repeats."""
-        lookup, count_base = self._index.get, len(SPECIAL_TOKENS) - 2  # [x2] is id count_base + 2
+        count_base = len(SPECIAL_TOKENS) - 2  # [x2] is id count_base + 2
         out = []
         for text in texts:
-            counts = Counter(i for i in map(lookup, self.features(text)) if i is not None)
             ids: list[int] = []
-            for token_id, n in counts.items():  # a Counter keeps first-appearance order
-                ids.append(token_id)
-                if n > 1:
-                    ids.append(count_base + min(n, MAX_COUNT))
+            for grams, index in zip(_raw_features(text, self.unspaced), self._blocks, strict=True):
+                for gram, n in Counter(grams).items():  # a Counter keeps first-appearance order
+                    token_id = index.get(gram)
+                    if token_id is not None:
+                        ids.append(token_id)
+                        if n > 1:
+                            ids.append(count_base + min(n, MAX_COUNT))
             out.append(ids)
         return out
 

@@ -9,13 +9,9 @@ scikit-learn's decisions exactly (a test checks it) and exports like any other k
 
 from __future__ import annotations
 
-import math
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import joblib
 import numpy as np
 
 from data.special_tokens import PAD
@@ -23,8 +19,9 @@ from data.tokenizers.ngrams import count_of
 from models.architecture.backbone import TOKEN_EMBEDDING_NAME
 from models.architecture.builders import get_backbone
 from models.architecture.linear import WEIGHTS_NAME
+from models.engine.liblinear_grid import fit_grid
 from models.tasks.label_metrics import classification_metrics
-from models.tasks.tfidf_baseline import C_GRID, logistic_regression
+from models.tasks.tfidf_baseline import C_GRID
 
 
 def token_tables(tokenizer: Any, train_ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -86,53 +83,38 @@ def fit_linear(model: Any, prepared: Any) -> dict[str, Any]:
     if not len(choose_x):  # no validation rows: pick C on the training split
         choose_x, choose_y = train_x, train_y
     x_choose = tfidf_matrix(choose_x, tables)
-    cores = os.cpu_count() or 1
-
-    def fit(c: float) -> tuple[float, Any, float]:
-        fitted = logistic_regression(c, len(labels), n_jobs=cores).fit(x_train, train_y)
-        return classification_metrics(choose_y, fitted.predict(x_choose), labels)["macro_f1"], fitted, c
-
-    # Threads, not processes: liblinear releases the GIL, and nothing is copied. The first best C wins a tie.
-    with joblib.parallel_config(backend="threading"), ThreadPoolExecutor(min(cores, len(C_GRID))) as pool:
-        fits = list(pool.map(fit, C_GRID))
-    best = max(fits, key=lambda f: (f[0], -C_GRID.index(f[2])))
-    kernel, bias = _class_weights(best[1], len(labels))
+    fits = fit_grid(x_train, train_y, len(labels), C_GRID)
+    f1s = [_scores(x_choose, choose_y, kernel, bias, labels)["macro_f1"] for kernel, bias in fits]
+    best = int(np.argmax(f1s))  # the first best C wins a tie
+    kernel, bias = fits[best]
     _set_weights(model, tables, kernel, bias)
-    scores = {"loss": _cross_entropy(x_train, train_y, kernel, bias)}
-    scores["accuracy"] = float(best[1].score(x_train, train_y))
+    scores = {k: v for k, v in _scores(x_train, train_y, kernel, bias, labels).items() if k != "macro_f1"}
     if prepared.val_arrays is not None and len(prepared.val_arrays[0]):
-        scores["val_loss"] = _cross_entropy(x_choose, choose_y, kernel, bias)
-        scores["val_accuracy"] = float(best[1].score(x_choose, choose_y))
+        val = _scores(x_choose, choose_y, kernel, bias, labels)
+        scores.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
     return {
         "scores": scores,
-        "C": best[2],
-        "val_macro_f1": best[0],
+        "C": C_GRID[best],
+        "val_macro_f1": f1s[best],
         "features": int((tables["idf"] > 0).sum()),
         "fit_s": round(time.perf_counter() - started, 3),
     }
 
 
-def _cross_entropy(x: Any, y: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> float:
-    """The model's mean cross-entropy on these rows, from the features (what Keras' loss would report)."""
+def _scores(
+    x: Any, y: np.ndarray, kernel: np.ndarray, bias: np.ndarray, labels: list[str]
+) -> dict[str, float]:
+    """The model's mean cross-entropy, accuracy and macro-F1 on these rows, from the features (what the
+    Keras model computes from the ids)."""
     logits = np.asarray(x @ kernel) + bias
     logits -= logits.max(axis=1, keepdims=True)
     log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    return float(-log_probs[np.arange(len(y)), y].mean())
-
-
-def _class_weights(fitted: Any, classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """[vocab, classes] weights and [classes] biases whose softmax argmax is the fit's prediction: a binary
-    fit's one decision value goes to class 1 (class 0 at 0), one-vs-rest's per class."""
-    estimators = getattr(fitted, "estimators_", None)
-    if estimators is None:
-        coef, intercept = fitted.coef_, fitted.intercept_
-        return np.stack([np.zeros(coef.shape[1]), coef[0]], axis=1), np.asarray([0.0, intercept[0]])
-    kernel = np.zeros((estimators[0].coef_.shape[1], classes))
-    bias = np.full(classes, -math.inf)
-    for column, estimator in zip(fitted.classes_, estimators, strict=True):
-        kernel[:, int(column)] = estimator.coef_[0]
-        bias[int(column)] = estimator.intercept_[0]
-    return kernel, np.where(np.isfinite(bias), bias, -1e4)
+    metrics = classification_metrics(y, logits.argmax(axis=1), labels)
+    return {
+        "loss": float(-log_probs[np.arange(len(y)), y].mean()),
+        "accuracy": float(metrics["accuracy"]),
+        "macro_f1": float(metrics["macro_f1"]),
+    }
 
 
 def _set_weights(model: Any, tables: dict[str, np.ndarray], kernel: np.ndarray, bias: np.ndarray) -> None:

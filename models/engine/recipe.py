@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ NEURAL_MODEL = {"kind": "bag", "preset": "small"}
 # The linear model reads every n-gram of a text it can: cut at the 99th percentile, up to 4096 positions.
 LINEAR_SEQ_LEN_RANGE = (16, 4096)
 LINEAR_PERCENTILE = 99
+IMBALANCE_RATIO = 3  # the largest class this many times the smallest: the recipe says how it copes
 OPTIMISER = {"epochs": 30, "early_stopping_patience": 3}
 # Learning rate by model kind: the bag's from its benchmark; the others keep the engine's default, the one
 # their measured settings used (a user who picks the Transformer or the LSTM still gets the rest of the recipe).
@@ -110,13 +112,18 @@ class Recipe:
 
 
 def classifier_recipe(
-    texts: list[str], train_rows: int, kind: str | None = None, tokenizer: str | None = None
+    texts: list[str],
+    train_rows: int,
+    kind: str | None = None,
+    tokenizer: str | None = None,
+    labels: list[str] | None = None,
 ) -> Recipe:
-    """Choose from the texts (a sample is enough) and the number of training rows; ``kind`` and
+    """Choose from the texts (a sample is enough), the number of training rows and the labels; ``kind`` and
     ``tokenizer``: the user's own, if any."""
     recipe = Recipe()
     if kind is None or kind == "linear":
         _linear_recipe(recipe, texts, train_rows, tokenizer)
+        _imbalance(recipe, labels or [])
         return recipe
     unspaced = is_unspaced(texts)
     per_token = chars_per_token(texts)
@@ -145,6 +152,19 @@ def classifier_recipe(
         )
     recipe.choose_optimiser(train_rows, LEARNING_RATES[kind], "rows")
     return recipe
+
+
+def _imbalance(recipe: Recipe, labels: list[str]) -> None:
+    """Say what imbalanced classes get: C chosen by macro-F1 (every class weighs alike), no class weights."""
+    counts = Counter(labels)
+    if len(counts) < 2:
+        return
+    (big, most), (small, fewest) = counts.most_common(1)[0], counts.most_common()[-1]
+    if most >= IMBALANCE_RATIO * fewest:
+        recipe.reasons.append(
+            f"imbalanced classes ('{big}' {most} rows, '{small}' {fewest}): C is picked by validation macro-F1, "
+            "where every class counts alike; balanced class weights scored no better (BENCHMARKS.md)"
+        )
 
 
 def _linear_recipe(recipe: Recipe, texts: list[str], train_rows: int, tokenizer: str | None) -> None:
@@ -266,8 +286,8 @@ def recipe_for(config: RunConfig, kind: str | None = None, tokenizer: str | None
     if tasks.get(config.task).interface == tasks.TAG:
         sentences = _sentences(d.path, stamp, d.max_rows)
         return tagger_recipe(list(sentences), int(len(sentences) * share), kind, tokenizer)
-    texts = _texts(d.path, stamp, d.text_column, d.label_column, d.max_rows, d.sheet)
-    return classifier_recipe(list(texts), int(len(texts) * share), kind, tokenizer)
+    texts, labels = _texts(d.path, stamp, d.text_column, d.label_column, d.max_rows, d.sheet)
+    return classifier_recipe(list(texts), int(len(texts) * share), kind, tokenizer, list(labels))
 
 
 @functools.lru_cache(maxsize=4)
@@ -279,7 +299,8 @@ def _texts(
     max_rows: int | None,
     sheet: str | None,
 ):
-    """The dataset's texts, cached by file and modification time: the Train tab asks on every form change."""
+    """The dataset's texts and labels, cached by file and modification time: the Train tab asks on every
+    form change."""
     loaded = load_dataset(
         path,
         text_column=text_column,
@@ -288,7 +309,7 @@ def _texts(
         max_rows=max_rows,
         sheet=sheet,
     )
-    return tuple(loaded.frame["text"].tolist())
+    return tuple(loaded.frame["text"].tolist()), tuple(loaded.frame["label"].tolist())
 
 
 @functools.lru_cache(maxsize=4)

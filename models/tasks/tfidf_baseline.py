@@ -22,15 +22,14 @@ def features_for(texts: Sequence[str]) -> dict[str, Any]:
     return {"analyzer": "word", "ngram_range": (1, 2), "token_pattern": r"(?u)\b\w+\b"}
 
 
-def logistic_regression(c: float, classes: int, n_jobs: int | None = None) -> Any:
+def logistic_regression(c: float, classes: int) -> Any:
     """liblinear, one-vs-rest past two classes: on 12k texts x 200k n-grams x 43 classes it fits in ~5 s,
-    where the default multinomial lbfgs took ~100 s per fit on this 2-core machine. ``n_jobs``: the
-    one-vs-rest fits run in parallel (in threads under joblib's threading backend)."""
+    where the default multinomial lbfgs took ~100 s per fit on this 2-core machine."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
     model = LogisticRegression(C=c, solver="liblinear")
-    return OneVsRestClassifier(model, n_jobs=n_jobs) if classes > 2 else model
+    return OneVsRestClassifier(model) if classes > 2 else model
 
 
 def tfidf_logreg(

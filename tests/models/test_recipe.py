@@ -35,6 +35,15 @@ def test_untouched_the_linear_model_on_ngrams_with_every_ngram_in_view():
     assert classifier_recipe(long, train_rows=40).settings["seq_len"] == 4096  # the linear model's cap
 
 
+def test_imbalanced_classes_are_named_and_balanced_ones_are_not():
+    texts = ["free prize call now", "see you at lunch"] * 100
+    skewed = classifier_recipe(texts, 160, labels=["spam"] * 20 + ["ham"] * 180)
+    assert "imbalanced classes ('ham' 180 rows, 'spam' 20)" in skewed.reasons[-1]
+    assert "macro-F1" in skewed.reasons[-1] and "class_weight" not in skewed.settings
+    even = classifier_recipe(texts, 160, labels=["spam", "ham"] * 100)
+    assert not any("imbalanced" in r for r in even.reasons)
+
+
 def test_short_english_texts_get_wordpiece_and_a_short_sequence_for_the_bag():
     texts = ["free prize call now", "see you at lunch", "win cash today ok", "home late tonight"] * 50
     recipe = classifier_recipe(texts, train_rows=160, kind="bag")
