@@ -26,7 +26,8 @@ PIECES_PER_WORD = 1.5  # WordPiece pieces per whitespace word, roughly, on Engli
 SEQ_LEN_RANGE = (16, 256)
 # The recipe's model: the linear TF-IDF kind, fitted in closed form (BENCHMARKS.md, "The default classifier
 # recipe ..."); a user who picks the bag gets the bag's measured settings ("The n-gram bag classifier ...").
-LINEAR_MODEL = {"kind": "linear", "preset": "small"}  # one size: the preset changes nothing
+LINEAR_MODEL = {"kind": "linear", "preset": "tiny"}  # one size: the preset changes nothing (and the
+# Train tab keeps the engine's smallest size if the user then picks another kind)
 NEURAL_MODEL = {"kind": "bag", "preset": "small"}
 # The linear model reads every n-gram of a text it can: cut at the 99th percentile, up to 4096 positions.
 LINEAR_SEQ_LEN_RANGE = (16, 4096)
