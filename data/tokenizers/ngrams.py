@@ -118,11 +118,6 @@ class NgramTokenizer(Tokenizer):
         kept += sorted(SUBWORDS + g for g, n in second.items() if n >= SUBWORD_MIN_DF)
         return cls(list(SPECIAL_TOKENS) + list(COUNT_TOKENS) + kept, unspaced=unspaced)
 
-    def features(self, text: str) -> list[str]:
-        """The text's n-grams as vocabulary strings, in order, repeats kept (unknown ones too)."""
-        block, sub = _raw_features(text, self.unspaced)
-        return [self.first + g for g in block] + [SUBWORDS + g for g in sub]
-
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
         """Each known n-gram's id once, in order of first appearance, then ``[x<count>]`` if it repeats."""
         count_base = len(SPECIAL_TOKENS) - 2  # [x2] is id count_base + 2

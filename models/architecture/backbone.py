@@ -33,9 +33,8 @@ def build_backbone(cfg: ModelConfig, *, causal: bool, bidirectional: bool) -> ke
         name=TOKEN_EMBEDDING_NAME,
     )
     x = embedding(token_ids)
-    if (
-        cfg.kind == "linear"
-    ):  # class weights per n-gram, no norm: the fit sets them (models.engine.linear_fit)
+    if cfg.kind == "linear":
+        # Class weights per n-gram, no norm: the fit sets them (models.engine.linear_fit).
         x = linear_stack(x, token_ids, cfg.vocab_size)
     elif cfg.kind == "bag":  # no final norm: a bag's pooled magnitude carries how many n-grams agree
         x = bag_stack(x, token_ids, cfg)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from data.special_tokens import PAD
+from data.special_tokens import NUM_SPECIAL_TOKENS, PAD
 from data.tokenizers.ngrams import count_of
 from models.architecture.backbone import TOKEN_EMBEDDING_NAME
 from models.architecture.builders import get_backbone
@@ -29,7 +29,8 @@ def token_tables(tokenizer: Any, train_ids: np.ndarray) -> dict[str, np.ndarray]
     (1 + ln c for the count token [x c]) and block (1 for the subword block) per token id."""
     vocab = tokenizer.vocabulary
     size = len(vocab)
-    starts = tokenizer.block_starts() if hasattr(tokenizer, "block_starts") else (5, size)
+    # Another tokenizer's ids are one block, every id past the specials a feature.
+    starts = tokenizer.block_starts() if hasattr(tokenizer, "block_starts") else (NUM_SPECIAL_TOKENS, size)
     counts = np.asarray([count_of(token) for token in vocab], dtype=np.float64)
     tf_weight = np.where(counts > 1, 1.0 + np.log(counts), 1.0)
     block = np.zeros(size)
@@ -84,18 +85,17 @@ def fit_linear(model: Any, prepared: Any) -> dict[str, Any]:
         choose_x, choose_y = train_x, train_y
     x_choose = tfidf_matrix(choose_x, tables)
     fits = fit_grid(x_train, train_y, len(labels), C_GRID)
-    f1s = [_scores(x_choose, choose_y, kernel, bias, labels)["macro_f1"] for kernel, bias in fits]
-    best = int(np.argmax(f1s))  # the first best C wins a tie
+    chosen = [_scores(x_choose, choose_y, kernel, bias, labels) for kernel, bias in fits]
+    best = int(np.argmax([c["macro_f1"] for c in chosen]))  # the first best C wins a tie
     kernel, bias = fits[best]
     _set_weights(model, tables, kernel, bias)
     scores = {k: v for k, v in _scores(x_train, train_y, kernel, bias, labels).items() if k != "macro_f1"}
     if prepared.val_arrays is not None and len(prepared.val_arrays[0]):
-        val = _scores(x_choose, choose_y, kernel, bias, labels)
-        scores.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+        scores.update(val_loss=chosen[best]["loss"], val_accuracy=chosen[best]["accuracy"])
     return {
         "scores": scores,
         "C": C_GRID[best],
-        "val_macro_f1": f1s[best],
+        "val_macro_f1": chosen[best]["macro_f1"],
         "features": int((tables["idf"] > 0).sum()),
         "fit_s": round(time.perf_counter() - started, 3),
     }
