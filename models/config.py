@@ -12,10 +12,13 @@ from typing import Any, Literal, get_args
 from data.config import DataConfig, TokenizerConfig
 from data.fileio import atomic_write_text
 
-ModelKind = Literal["transformer", "lstm", "bag", "linear"]
+ModelKind = Literal["transformer", "lstm", "bag", "linear", "crf"]
 Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]
+
+# Kinds whose weights are fitted in closed form by a convex solver, once, instead of trained epoch by epoch.
+FITTED_KINDS: tuple[str, ...] = ("linear", "crf")
 
 # The choices the CLI and the UI offer, read from the types above.
 MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
@@ -40,6 +43,7 @@ class ModelConfig:
     bidirectional: bool = False  # LSTM classifiers and taggers only
     causal: bool | None = None  # backbone attention; None: what the task needs (TaskSpec.causal)
     ngram_buckets: int = 20_000  # bag only: rows of the hashed bigram embedding
+    tokens_per_word: int = 1  # crf only: ids per word (the word-feature tokenizer's slots); set from the data
     vocab_size: int = 0
     num_classes: int = 0
 

@@ -1,4 +1,4 @@
-"""Word-feature tokenizer: each word becomes a fixed group of ids (its form, prefix, suffix and shape)."""
+"""Word-feature tokenizer: each word becomes a fixed group of ids (its form, prefixes, suffixes and shape)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,12 @@ from data.special_tokens import SPECIAL_TOKENS
 from data.tokenizers.base import Tokenizer
 
 # One token per slot, in this order; a value seen fewer than min_frequency times in training becomes the
-# slot's own unknown token ("w:?"), so the model still knows which slot it is looking at.
-SLOTS = WORD_SLOTS
-AFFIX = 3  # prefix/suffix length in characters
+# slot's own unknown token ("w:?"), so the model still knows which slot it is looking at. "p" and "s" are the
+# 3-character prefix and suffix (the neural tagger's slots, data.config.WORD_SLOTS, as saved runs name them);
+# p1 p2 p4 and s1 s2 s4 the 1-, 2- and 4-character ones a CRF also reads.
+SLOTS = (*WORD_SLOTS, "p1", "p2", "p4", "s1", "s2", "s4")
+AFFIX = 3  # the length of the "p" and "s" slots' prefix and suffix, in characters
+AFFIX_LENGTHS = {"p": AFFIX, "s": AFFIX, "p1": 1, "p2": 2, "p4": 4, "s1": 1, "s2": 2, "s4": 4}
 UNKNOWN = "?"
 
 
@@ -38,11 +41,20 @@ def word_shape(word: str) -> str:
     return "".join(out)[:8]
 
 
-def word_features(word: str, slots: tuple[str, ...] = SLOTS) -> tuple[str, ...]:
-    """The values of ``slots`` for one word, as vocabulary strings ("w:paris", "p:par", "s:ris", "x:Xx")."""
+def word_features(word: str, slots: tuple[str, ...] = WORD_SLOTS) -> tuple[str, ...]:
+    """The values of ``slots`` for one word, as vocabulary strings ("w:paris", "p:par", "s:ris", "x:Xx",
+    "p1:p", "s4:aris")."""
     low = word.lower()
-    values = {"w": low, "p": low[:AFFIX], "s": low[-AFFIX:], "x": word_shape(word)}
-    return tuple(f"{slot}:{values[slot]}" for slot in slots)
+
+    def value(slot: str) -> str:
+        if slot == "w":
+            return low
+        if slot == "x":
+            return word_shape(word)
+        n = AFFIX_LENGTHS[slot]
+        return low[:n] if slot[0] == "p" else low[-n:]
+
+    return tuple(f"{slot}:{value(slot)}" for slot in slots)
 
 
 class WordFeatureTokenizer(Tokenizer):
@@ -55,7 +67,7 @@ class WordFeatureTokenizer(Tokenizer):
     kind = "word_features"
 
     def __init__(
-        self, vocabulary: list[str], *, min_frequency: int = 2, slots: tuple[str, ...] = SLOTS
+        self, vocabulary: list[str], *, min_frequency: int = 2, slots: tuple[str, ...] = WORD_SLOTS
     ) -> None:
         super().__init__(vocabulary, lowercase=False)
         self.min_frequency = min_frequency
@@ -68,7 +80,7 @@ class WordFeatureTokenizer(Tokenizer):
         texts: Iterable[str],
         min_frequency: int = 2,
         vocab_size: int | None = None,
-        slots: tuple[str, ...] = SLOTS,
+        slots: tuple[str, ...] = WORD_SLOTS,
     ) -> WordFeatureTokenizer:
         """Values seen at least ``min_frequency`` times, the most frequent first up to ``vocab_size`` ids."""
         slots = checked_slots(slots)
@@ -114,7 +126,7 @@ class WordFeatureTokenizer(Tokenizer):
 
     @classmethod
     def from_saved(cls, lines: list[str], config: dict[str, Any]) -> WordFeatureTokenizer:
-        slots = tuple(config.get("slots", SLOTS))
+        slots = tuple(config.get("slots", WORD_SLOTS))
         return cls(list(lines), min_frequency=int(config.get("min_frequency", 2)), slots=slots)
 
 

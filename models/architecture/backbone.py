@@ -6,6 +6,7 @@ import keras
 import keras_hub
 
 from models.architecture.bag import bag_stack
+from models.architecture.crf import crf_stack
 from models.architecture.layers import PaddingMask, ZeroPadPositions
 from models.architecture.linear import linear_stack
 from models.architecture.lstm import lstm_stack
@@ -36,6 +37,8 @@ def build_backbone(cfg: ModelConfig, *, causal: bool, bidirectional: bool) -> ke
     if cfg.kind == "linear":
         # Class weights per n-gram, no norm: the fit sets them (models.engine.linear_fit).
         x = linear_stack(x, token_ids, cfg.vocab_size)
+    elif cfg.kind == "crf":  # tag weights per word feature and window offset, set by the fit (crf_fit)
+        x = crf_stack(x, cfg.tokens_per_word, cfg.num_classes)
     elif cfg.kind == "bag":  # no final norm: a bag's pooled magnitude carries how many n-grams agree
         x = bag_stack(x, token_ids, cfg)
     else:

@@ -12,11 +12,12 @@ from data.errors import DataError
 from models import tasks
 from models.architecture.backbone import BACKBONE_NAME, build_backbone
 from models.architecture.bag import HashedBigramEmbedding
+from models.architecture.crf import WindowEmissions
 from models.architecture.heads import TextlabTask
 from models.architecture.linear import TfidfWeights
 from models.architecture.presets import resolve_model_config
 from models.config import ModelConfig
-from models.tasks.spec import HEAD_POOLED
+from models.tasks.spec import HEAD_PER_TOKEN, HEAD_POOLED
 
 
 def build_model(cfg: ModelConfig, task: str) -> keras.Model:
@@ -71,6 +72,8 @@ def backbone_kind(backbone: keras.Model) -> str:
         return "bag"
     if any(isinstance(layer, TfidfWeights) for layer in backbone.layers):
         return "linear"
+    if any(isinstance(layer, WindowEmissions) for layer in backbone.layers):
+        return "crf"
     recurrent = (keras.layers.LSTM, keras.layers.Bidirectional)
     return "lstm" if any(isinstance(layer, recurrent) for layer in backbone.layers) else "transformer"
 
@@ -130,6 +133,17 @@ def _validate(cfg: ModelConfig, spec: tasks.TaskSpec) -> None:
             fail(
                 f"the linear model gives one label per text; it cannot be trained as a {spec.name} model.",
                 "Use it for classifiers; use a Transformer, an LSTM or a bag for the other tasks.",
+            )
+    elif cfg.kind == "crf":
+        if spec.head != HEAD_PER_TOKEN:
+            fail(
+                f"the CRF tags each word of a sentence; it cannot be trained as a {spec.name} model.",
+                "Use it for token tagging; use the linear kind for classifiers.",
+            )
+        if cfg.tokens_per_word < 1:
+            fail(
+                f"model.tokens_per_word must be at least 1, got {cfg.tokens_per_word}.",
+                "Let the engine set it from the word-feature tokenizer.",
             )
     elif cfg.kind == "bag":
         if spec.causal:

@@ -7,6 +7,7 @@ from typing import Any
 
 from data.errors import DataError
 from models import tasks
+from models.architecture.crf import OFFSETS
 from models.config import ModelConfig
 
 # CPU-friendly sizes. Fields not listed (seq_len, dropout, vocab_size, ...) keep the config's values.
@@ -28,6 +29,8 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
     },
     # One size: a weight per n-gram and class (hidden_dim is set to num_classes below).
     "linear": {"tiny": {}, "small": {}, "base": {}},
+    # One size too: per word feature, a weight per tag and window offset (hidden_dim set below).
+    "crf": {"tiny": {}, "small": {}, "base": {}},
 }
 PRESET_NAMES: tuple[str, ...] = ("tiny", "small", "base")
 
@@ -51,6 +54,8 @@ def resolve_model_config(cfg: ModelConfig, task: str | None = None) -> ModelConf
         updates.update(PRESETS[cfg.kind][cfg.preset])
     if cfg.kind == "linear" and cfg.num_classes > 0:
         updates["hidden_dim"] = cfg.num_classes  # the backbone's width is one weight per class
+    if cfg.kind == "crf" and cfg.num_classes > 0:
+        updates["hidden_dim"] = cfg.num_classes * len(OFFSETS)  # the embedding: a weight per tag and offset
     if cfg.causal is None and task is not None:
         updates["causal"] = tasks.get(task).causal
     return dataclasses.replace(cfg, **updates)

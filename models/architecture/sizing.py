@@ -8,7 +8,7 @@ from data.errors import DataError
 from models import tasks
 from models.architecture.builders import build_model
 from models.architecture.presets import resolve_model_config
-from models.config import ModelConfig
+from models.config import FITTED_KINDS, ModelConfig
 from models.tasks.spec import HEAD_LANGUAGE_MODEL
 
 
@@ -40,7 +40,7 @@ def estimate_memory(
     act_bytes = 2 if precision in ("mixed_float16", "mixed_bfloat16") else 4
     tokens = batch_size * resolved.seq_len
     h = resolved.hidden_dim
-    if resolved.kind == "linear":  # fitted in closed form: one weight per position, no backward pass
+    if resolved.kind in FITTED_KINDS:  # fitted in closed form: one weight per position, no backward pass
         per_layer = 1
     elif resolved.kind == "bag":
         per_layer = 3 * h  # token and bigram embeddings, their sum (dropout mask)
@@ -55,8 +55,9 @@ def estimate_memory(
         # float32 logits, their softmax and gradient dominate for larger vocabularies.
         activation_bytes += 3 * tokens * resolved.vocab_size * 4
     param_bytes = params * 4
-    gradient_bytes = 0 if resolved.kind == "linear" else params * 4  # the linear kind's fit is liblinear's
-    optimizer_bytes = 0 if resolved.kind == "linear" else params * 4 * 2  # AdamW first and second moments
+    fitted = resolved.kind in FITTED_KINDS  # liblinear's or CRFsuite's fit: no gradients, no AdamW state
+    gradient_bytes = 0 if fitted else params * 4
+    optimizer_bytes = 0 if fitted else params * 4 * 2  # AdamW first and second moments
     total = param_bytes + gradient_bytes + optimizer_bytes + activation_bytes
     return {
         "params": params,

@@ -185,18 +185,19 @@ def tag(loaded: LoadedRun, text: str | list[str]) -> list[tuple[str, str]]:
     longer than the sequence length is tagged window by window, so every word gets a tag.
     """
     from data.token_alignment import align_words
-    from models.tasks.token_classifier import word_tags
+    from models.tasks.token_classifier import chain_decoding, word_tags
 
     require_interface(loaded, tasks.TAG)
     words = text.split() if isinstance(text, str) else [str(w) for w in text]
     tagged: list[tuple[str, str]] = []
     start = 0
+    chain = chain_decoding(loaded.model)  # a CRF's transitions and O shift; None for the other kinds
     while start < len(words):
         aligned = align_words(loaded.tokenizer, [words[start:]], None, loaded.seq_len)
         kept = int(aligned.words_kept[0])  # >= 1: a word's first sub-token always fits after [BOS]
         logits = np.asarray(loaded.model.predict_on_batch(aligned.ids))[0]
         # BIO-valid tags (I-x only after B-x / I-x), decoded at each kept word's first sub-token.
-        tags = word_tags(logits, aligned.weights[0], kept, loaded.labels)
+        tags = word_tags(logits, aligned.weights[0], kept, loaded.labels, chain)
         tagged.extend(zip(words[start : start + kept], tags, strict=True))
         start += kept
     return tagged

@@ -12,7 +12,7 @@ from typing import Any
 from data.errors import DataError
 from data.fileio import atomic_copy, atomic_path, atomic_write_json, atomic_write_text, read_jsonl
 from models import tasks
-from models.config import RunConfig
+from models.config import FITTED_KINDS, RunConfig
 from models.engine.compile import compile_model
 from models.engine.evaluation import evaluate_run
 from models.engine.runtime import (
@@ -181,9 +181,9 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         step = start_step
         epoch, in_epoch = divmod(step, per_epoch)
         outcome = "completed"
-        if config.model.kind == "linear":  # fitted in closed form, once: no epochs to run or resume
+        if config.model.kind in FITTED_KINDS:  # fitted in closed form, once: no epochs to run or resume
             if checkpoint is None:
-                _fit_linear(run, model, prepared, monitor, started)
+                _fit_closed_form(run, config.model.kind, model, prepared, monitor, started)
                 save_last(total_steps)
             step, epoch = total_steps, t.epochs
         while step < total_steps and epoch < t.epochs:
@@ -266,18 +266,28 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         )
 
 
-def _fit_linear(run: RunDir, model: Any, prepared: Any, monitor: Any, started: float) -> None:
-    """Fit the linear kind (models.engine.linear_fit), log it as the run's one epoch, keep it as the best."""
-    from models.engine.linear_fit import fit_linear
+def _fit_closed_form(run: RunDir, kind: str, model: Any, prepared: Any, monitor: Any, started: float) -> None:
+    """Fit the linear kind (models.engine.linear_fit) or the CRF (models.engine.crf_fit); log the fit as the
+    run's one epoch and keep it as the best."""
+    if kind == "crf":
+        from models.engine.crf_fit import fit_crf as fit_kind
 
-    run.write_status(message="fitting the linear model (scikit-learn liblinear, C picked on validation)")
-    fit = fit_linear(model, prepared)
-    record: dict[str, Any] = {"kind": "epoch", "step": monitor.total_steps, "epoch": 1, **fit.pop("scores")}
-    record.update(val_macro_f1=fit["val_macro_f1"], C=fit["C"], features=fit["features"])
+        message = "fitting the CRF (CRFsuite; L1/L2 and the O shift picked by cross-validation)"
+        chosen = ("val_entity_f1", "c1", "c2", "outside_bias", "cv_entity_f1", "features")
+    else:
+        from models.engine.linear_fit import fit_linear as fit_kind
+
+        message = "fitting the linear model (scikit-learn liblinear, C picked on validation)"
+        chosen = ("val_macro_f1", "C", "features")
+    run.write_status(message=message)
+    fit = fit_kind(model, prepared)
+    scores = fit.pop("scores")
+    record: dict[str, Any] = {"kind": "epoch", "step": monitor.total_steps, "epoch": 1, **scores}
+    record.update({key: fit.get(key, scores.get(key)) for key in chosen})
     record["elapsed_s"] = round(time.time() - started, 3)
     monitor.record(record)
     save_checkpoint(model, run, None, path=run.best_checkpoint)
-    best = {"val_loss": record.get("val_loss"), "val_macro_f1": fit["val_macro_f1"], "epoch": 1}
+    best = {"val_loss": record.get("val_loss"), chosen[0]: record.get(chosen[0]), "epoch": 1}
     run.write_status(best={**best, "step": monitor.total_steps}, fit=fit)
 
 
@@ -292,6 +302,8 @@ def save_checkpoint(model: Any, run: RunDir, state: dict[str, Any] | None, path:
 def _record_data(run: RunDir, config: RunConfig, prepared: Any) -> None:
     """Fill in the data-dependent model sizes and save labels and the data report beside the config."""
     config.model.vocab_size = prepared.tokenizer.vocab_size
+    if config.model.kind == "crf":  # the CRF reads each word's group of feature ids
+        config.model.tokens_per_word = len(getattr(prepared.tokenizer, "slots", ())) or 1
     if prepared.labels is not None:
         config.model.num_classes = len(prepared.labels)
         atomic_write_json(run.labels_path, prepared.labels)

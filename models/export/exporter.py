@@ -27,6 +27,7 @@ from models.export.ops import operator_names
 from models.export.quantizations import QUANTIZATIONS
 from models.export.verify import load_interpreter, signature_io, verify
 from models.run_dir import RunDir
+from models.tasks.token_classifier import chain_decoding
 
 
 @dataclass
@@ -130,6 +131,7 @@ def _export_one(
             signatures=signature_io(load_interpreter(model_file)),
             flex_ops=converted.flex_ops,
             source_model=str(source.relative_to(run.path)),
+            chain=chain.to_json() if (chain := chain_decoding(loaded.model)) is not None else None,
         )
         bundle.write_json(METADATA_FILE, metadata)
         if converted.flex_ops:

@@ -45,8 +45,11 @@ def build_metadata(
     signatures: dict[str, Any],
     flex_ops: list[str],
     source_model: str,
+    chain: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything except the model itself; the runner (run_bundle.py) reads only this and the tokenizer files."""
+    """Everything except the model itself; the runner (run_bundle.py) reads only this and the tokenizer files.
+
+    ``chain``: a CRF tagger's decoding (data.bio_decoding.ChainDecoding.to_json), written as "decoding"."""
     seq_len = config.model.seq_len
     interface = tasks.get(config.task).interface
     metadata: dict[str, Any] = {
@@ -75,6 +78,13 @@ def build_metadata(
     }
     if labels is not None:
         metadata["labels"] = labels
+    if chain is not None:
+        metadata["decoding"] = {
+            **chain,
+            "how": "the logits are a linear-chain CRF's emissions: forward-backward over them and "
+            "transitions[i][j] (tag j right after tag i) gives each word's tag log-marginals; subtract "
+            "outside_bias from the O tag's; then the BIO-constrained Viterbi (data/bio_decoding.py)",
+        }
     if interface == tasks.GENERATE:
         metadata["generation"] = {
             "signature": "next_token",
@@ -107,7 +117,8 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
             f"split on whitespace; each word gives one id per slot of {slots}, in that order, the vocab.txt "
             "lines 'w:<word lowercased>', "
             "'p:<first 3 characters, lowercased>', 's:<last 3 characters, lowercased>', 'x:<shape>' (capitals X, "
-            "small letters x, digits d, uncased letters L, others kept, runs collapsed, at most 8), each "
+            "small letters x, digits d, uncased letters L, others kept, runs collapsed, at most 8), "
+            "'p1:' / 'p2:' / 'p4:' and 's1:' / 's2:' / 's4:' the first and last 1, 2, 4 characters, each "
             "missing one replaced by its slot's 'w:?' / 'p:?' / 's:?' / 'x:?' (data/tokenizers/word_features.py)"
         )
     else:
@@ -129,8 +140,8 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
         )
         rules["output"] = (
             "tag: logits [1, seq_len, num_tags]; read each word at its first piece; decode the words' "
-            "log-softmax with Viterbi, I-x allowed only after B-x or I-x (data/bio_decoding.py); tags "
-            "in labels.txt order"
+            'log-softmax (a CRF\'s log-marginals where metadata has "decoding") with Viterbi, I-x allowed '
+            "only after B-x or I-x (data/bio_decoding.py); tags in labels.txt order"
         )
     else:
         rules["truncation"] = f"keep the last {seq_len} tokens (drop from the left); pad to {seq_len}"

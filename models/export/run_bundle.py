@@ -10,6 +10,7 @@ This is the file to port to an app. It imports neither TensorFlow nor Keras, and
   tag:       [BOS] w1 sep w2 ... (each word encoded alone; sep = what a space encodes to), padded
              -> signature "tag" -> logits [1, seq_len, tags] read at each word's first piece
              -> Viterbi with I-x only after B-x / I-x -> one tag per word; long texts window by window
+             (a CRF tagger's metadata has "decoding": Viterbi over its tag marginals, O shifted)
 
 Usage:
   python -m models.export.run_bundle BUNDLE_DIR_OR_ZIP --text "what a lovely film"
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
-from data.bio_decoding import decode_tags
+from data.bio_decoding import ChainDecoding, decode_tags
 from data.tokenizers.base import read_saved
 from data.tokenizers.char import CharTokenizer
 from data.tokenizers.ngrams import NgramTokenizer
@@ -91,6 +92,9 @@ class Bundle:
         self.tokenizer = load_tokenizer(path, self.meta["preprocessing"]["tokenizer"])
         labels = path / "labels.txt"
         self.labels = labels.read_text(encoding="utf-8").splitlines() if labels.exists() else []
+        # A CRF tagger's transitions and O shift: its logits are emissions, decoded from the tag marginals.
+        decoding = self.meta.get("decoding")
+        self.chain = ChainDecoding.from_json(decoding) if decoding else None
         # Plain LiteRT interpreter: no Flex delegate, builtin ops only.
         self.interpreter = Interpreter(model_path=str(path / "model.tflite"))
 
@@ -121,7 +125,7 @@ class Bundle:
                 firsts.append(len(ids) + len(gap))
                 ids += gap + (self.tokenizer.encode(word) or [self.unk])
             logits = runner(token_ids=self.window(ids[: self.seq_len]))["logits"][0]
-            tags = decode_tags(logits[firsts], self.labels)
+            tags = decode_tags(logits[firsts], self.labels, self.chain)
             tagged += zip(words[len(tagged) : len(tagged) + len(firsts)], tags, strict=True)
         return tagged
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from data.bio_decoding import decode_tags
+from data.bio_decoding import ChainDecoding, decode_tags
 from data.conll import OUTSIDE, entity_spans, is_conll_path, load_conll
 from data.errors import DataError
 from data.splits import split_frame
@@ -87,6 +87,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         val=eval_set(val),
         test=eval_set(test),
         labels=tags,
+        train_arrays=(train.ids, train.labels, train.weights),
         test_arrays=(test.ids, test.labels, test.weights),
         test_tags=test_gold,
         val_arrays=(val.ids, val.labels, val.weights) if len(val.ids) else None,
@@ -95,10 +96,29 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     )
 
 
-def word_tags(logits: np.ndarray, weights: np.ndarray, words: int, labels: list[str]) -> list[str]:
-    """One sentence's logits ``[seq_len, K]`` -> a BIO-valid tag per word (decoded at each word's first
-    sub-token); words cut by seq_len get O."""
-    tags = decode_tags(logits[weights > 0], labels)
+# The layer of a CRF tagger's backbone that holds its transitions and O shift (models.architecture.crf).
+CHAIN_LAYER = "tag_chain"
+
+
+def chain_decoding(model: Any) -> ChainDecoding | None:
+    """A CRF tagger's decoding (its learnt transitions and O shift); None for the other kinds."""
+    backbone = model.get_layer("backbone")
+    if CHAIN_LAYER not in [layer.name for layer in backbone.layers]:
+        return None
+    chain = backbone.get_layer(CHAIN_LAYER)
+    return ChainDecoding(np.asarray(chain.transitions), float(np.asarray(chain.outside_bias)))
+
+
+def word_tags(
+    logits: np.ndarray,
+    weights: np.ndarray,
+    words: int,
+    labels: list[str],
+    chain: ChainDecoding | None = None,
+) -> list[str]:
+    """One sentence's logits ``[seq_len, K]`` (a CRF's emissions with ``chain``) -> a BIO-valid tag per word
+    (decoded at each word's first sub-token); words cut by seq_len get O."""
+    tags = decode_tags(logits[weights > 0], labels, chain)
     return tags + [OUTSIDE] * (words - len(tags))
 
 
@@ -106,7 +126,8 @@ def predicted_tags(model: Any, arrays: tuple[np.ndarray, ...], gold: list[list[s
     """The model's BIO-valid word tags for sentences laid out as ``arrays`` (ids, tag ids, weights)."""
     ids, _, weights = arrays
     logits = model.predict(ids, batch_size=128, verbose=0)
-    return [word_tags(logits[row], weights[row], len(words), labels) for row, words in enumerate(gold)]
+    chain = chain_decoding(model)
+    return [word_tags(logits[row], weights[row], len(words), labels, chain) for row, words in enumerate(gold)]
 
 
 def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:

@@ -88,3 +88,21 @@ def test_entity_metrics_match_seqeval_on_random_tag_sequences():
         for kind, scores in ours["per_type"].items():
             if scores["support"]:
                 assert scores["f1"] == pytest.approx(theirs[kind]["f1-score"]), kind
+
+
+def test_crf_decoding_never_emits_an_invalid_sequence_and_maximises_the_shifted_marginals():
+    from data.bio_decoding import ChainDecoding, chain_log_marginals
+
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        words = int(rng.integers(1, 6))
+        emissions = rng.normal(0, 3, size=(words, len(TAGS)))
+        emissions[:, 3:] += 2.0
+        chain = ChainDecoding(rng.normal(0, 2, size=(len(TAGS), len(TAGS))), float(rng.uniform(0, 3)))
+        decoded = decode_tags(emissions, TAGS, chain)
+        assert len(decoded) == words and valid(decoded), decoded
+        shifted = chain_log_marginals(emissions, chain.transitions)
+        shifted[:, TAGS.index("O")] -= chain.outside_bias
+        score = sum(shifted[w, TAGS.index(t)] for w, t in enumerate(decoded))
+        assert score == pytest.approx(brute_force(shifted, TAGS))
+        assert ChainDecoding.from_json(chain.to_json()).outside_bias == chain.outside_bias

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from data import tokenizers as tk
+from data.config import WORD_SLOTS as SLOTS
 from data.errors import DataError
 from data.token_alignment import align_words
 from data.tokenizers import WordFeatureTokenizer, load_tokenizer, train_tokenizer
-from data.tokenizers.word_features import SLOTS, word_features, word_shape
+from data.tokenizers.word_features import word_features, word_shape
 from models.config import TokenizerConfig
 
 TEXTS = ["Anna flew to Paris", "anna met Bob in Paris", "Bob flew to Oslo 2016"]
@@ -25,6 +26,16 @@ def test_shapes(word, shape):
 def test_features_of_a_word():
     assert word_features("Paris") == ("w:paris", "p:par", "s:ris", "x:Xx")
     assert word_features("Jo") == ("w:jo", "p:jo", "s:jo", "x:Xx")
+    crf_slots = ("w", "p1", "p2", "p4", "s1", "s2", "s4")  # the CRF's affixes of other lengths
+    assert word_features("Paris", crf_slots) == (
+        "w:paris",
+        "p1:p",
+        "p2:pa",
+        "p4:pari",
+        "s1:s",
+        "s2:is",
+        "s4:aris",
+    )
 
 
 def test_every_word_is_one_group_and_rare_values_are_their_slots_unknowns():

@@ -13,7 +13,7 @@ from models import tasks
 from models.architecture.builders import build_model, build_task_from_backbone, get_backbone
 from models.architecture.presets import PRESETS, resolve_model_config
 from models.architecture.sizing import count_params, estimate_memory
-from models.config import ModelConfig
+from models.config import FITTED_KINDS, ModelConfig
 
 pytestmark = pytest.mark.backend
 
@@ -255,9 +255,10 @@ def test_resolve_applies_presets_and_causal_default():
 
 
 def test_presets_grow_from_tiny_to_base():
-    assert all(p == {} for p in PRESETS["linear"].values())  # one size: a weight per n-gram and class
+    for fitted in FITTED_KINDS:  # one size: a weight per feature and class
+        assert all(p == {} for p in PRESETS[fitted].values())
     for kind, presets in PRESETS.items():
-        if kind == "linear":
+        if kind in FITTED_KINDS:
             continue
         sizes = [tuple(p[field] for field in sorted(p)) for p in presets.values()]  # every size field
         assert list(presets) == ["tiny", "small", "base"]

@@ -21,7 +21,9 @@ TEXTS = ["we saw Hana Larsen in Riga", "Kofi Tanaka flew to Osaka today " * 4]
 
 
 @pytest.fixture(
-    scope="module", params=[("lstm", "word_features"), ("transformer", "char")], ids=lambda p: "-".join(p)
+    scope="module",
+    params=[("lstm", "word_features"), ("transformer", "char"), ("crf", "word_features")],
+    ids=lambda p: "-".join(p),
 )
 def exported(request, tmp_path_factory):
     """A tagger trained by the engine and exported at every quantization: (run, {quantization: report})."""
@@ -57,6 +59,8 @@ def test_tagger_bundle_agrees_with_keras_in_litert(exported):
         folder = Path(report.bundle_dir)
         meta = json.loads((folder / "metadata.json").read_text())
         assert meta["interface"] == "tag" and meta["labels"] == tags
+        # A CRF's logits are emissions: its transitions and O shift travel in the metadata.
+        assert ("decoding" in meta) == (meta["model_kind"] == "crf")
         assert (folder / "labels.txt").read_text().splitlines() == tags
         seq_len = meta["sequence_length"]
         assert meta["signatures"] == {

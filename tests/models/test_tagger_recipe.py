@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from app.cli import build_parser, config_from_args, main
 from models.engine.recipe import tagger_recipe
 from tests.conftest import make_names_conll
@@ -16,23 +14,36 @@ def _cli(*argv: str):
     return config_from_args(build_parser().parse_args(list(argv)))
 
 
-def test_tagger_recipe_reads_word_features_with_a_bidirectional_lstm():
-    sentences = [
-        ["Anna", "flew", "to", "Lisbon"],
-        ["we", "saw", "Chen", "Novak", "in", "Osaka", "today"],
-    ] * 100
-    recipe = tagger_recipe(sentences, train_rows=160)
+SENTENCES = [
+    ["Anna", "flew", "to", "Lisbon"],
+    ["we", "saw", "Chen", "Novak", "in", "Osaka", "today"],
+] * 100
+
+
+def test_tagger_recipe_is_a_crf_on_ten_word_features_read_whole():
+    recipe = tagger_recipe(SENTENCES, train_rows=160)
     s = recipe.settings
-    assert s["tokenizer"] == "word_features" and s["min_frequency"] == 2
+    assert s["tokenizer"] == "word_features" and s["min_frequency"] == 2 and len(s["word_slots"]) == 10
+    assert s["kind"] == "crf" and s["epochs"] == 1 and "learning_rate" not in s
+    assert s["seq_len"] == 71  # "we saw Chen Novak in Osaka today": 7 words x 10 features, plus [BOS]
+    assert "1-4 letters" in recipe.reasons[0] and "100% of sentences" in recipe.reasons[1]
+    assert "cross-validated entity F1" in recipe.reasons[2]
+    # A tokenizer the CRF cannot read gets the neural recipe.
+    own_chars = tagger_recipe(SENTENCES, train_rows=160, tokenizer="char").settings
+    assert own_chars["kind"] == "lstm" and "tokenizer" not in own_chars and "min_frequency" not in own_chars
+    assert own_chars["seq_len"] == 33  # counted in characters: "we saw Chen Novak in Osaka today" + [BOS]
+
+
+def test_tagger_recipe_for_a_chosen_lstm_reads_four_word_features():
+    recipe = tagger_recipe(SENTENCES, train_rows=160, kind="lstm")
+    s = recipe.settings
+    assert s["tokenizer"] == "word_features" and s["word_slots"] == ["w", "p", "s", "x"]
     assert s["kind"] == "lstm" and s["bidirectional"] is True and s["preset"] == "small"
-    assert s["seq_len"] == 29  # "we saw Chen Novak in Osaka today": 7 words x 4 features, plus [BOS]
+    assert s["seq_len"] == 29  # 7 words x 4 features, plus [BOS]
     assert s["learning_rate"] == 3e-3 and s["batch_size"] == 16 and s["early_stopping_patience"] == 3
     assert "prefix and suffix" in recipe.reasons[0] and "of sentences" in recipe.reasons[1]
-    own_kind = tagger_recipe(sentences, train_rows=160, kind="transformer").settings
+    own_kind = tagger_recipe(SENTENCES, train_rows=160, kind="transformer").settings
     assert "kind" not in own_kind and "bidirectional" not in own_kind and own_kind["learning_rate"] == 1e-3
-    own_chars = tagger_recipe(sentences, train_rows=160, tokenizer="char").settings
-    assert "tokenizer" not in own_chars and "min_frequency" not in own_chars
-    assert own_chars["seq_len"] == 33  # counted in characters: "we saw Chen Novak in Osaka today" + [BOS]
 
 
 def test_single_character_words_get_form_and_shape_only():
@@ -50,7 +61,7 @@ def test_the_cli_gives_taggers_the_recipe_unless_told_otherwise(tmp_path: Path):
     data = make_names_conll(tmp_path / "names.conll", sentences=100)
     args = ("--workspace", str(tmp_path), "train", "--task", "token_classifier", "--data", str(data))
     chosen = _cli(*args)
-    assert chosen.model.kind == "lstm" and chosen.model.bidirectional
+    assert chosen.model.kind == "crf" and chosen.train.epochs == 1
     assert chosen.tokenizer.kind == "word_features" and chosen.tokenizer.min_frequency == 2
     assert any(r.startswith("word features") for r in chosen.recipe)
     own = _cli(*args, "--tokenizer", "wordpiece", "--epochs", "2")
@@ -68,7 +79,6 @@ def _default_run(data: Path, workspace: Path, capsys) -> tuple[Path, str]:
     return run, capsys.readouterr().out
 
 
-@pytest.mark.slow
 def test_default_tagger_run_finds_the_entities(tmp_path: Path, capsys):
     run, out = _default_run(make_names_conll(tmp_path / "names.conll"), tmp_path / "ws", capsys)
     assert "recipe: word features" in out
@@ -112,7 +122,6 @@ def _chinese_characters_conll(path: Path, sentences: int = 300, seed: int = 0) -
     return path
 
 
-@pytest.mark.slow
 def test_default_tagger_on_chinese_characters(tmp_path: Path, capsys):
     run, out = _default_run(_chinese_characters_conll(tmp_path / "chars.conll"), tmp_path / "ws", capsys)
     assert "single characters" in out
