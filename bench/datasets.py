@@ -38,7 +38,7 @@ def _download(spec: str, folder: Path) -> Path:
         capture_output=True,
     )
     name = spec.split("==")[0]
-    (archive,) = [p for p in folder.iterdir() if p.name.lower().startswith(name)]
+    (archive,) = [p for p in folder.iterdir() if p.name.lower().startswith(name.lower())]
     return archive
 
 

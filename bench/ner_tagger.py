@@ -1,12 +1,15 @@
 """Named-entity taggers against a CRF on word features (sklearn-crfsuite), side by side on the engine's split.
 
+The sets: ner_twitter.conll (../shared/data) and the two of bench.ner_datasets (Hebrew news words, Chinese news
+characters; run `python -m bench.ner_datasets` first), one after another in one process.
+
 Every column uses the token-classifier task's own split of the CoNLL file (data.splits.split_frame over
 sentences, val 0.1, test 0.1, seed 1337) and is scored by models.tasks.token_classifier.entity_metrics
 (entity-level exact match, checked against seqeval in tests/data/test_bio_decoding.py). The CRF is the classic
 peer: lbfgs, L1/L2 picked on the validation split, features of the word and its neighbours (lowercase form,
 prefixes and suffixes, shape, case, digits), the feature set of the sklearn-crfsuite tutorial.
 
-    .venv/bin/python -m bench.ner_tagger --json bench/results/ner_tagger.json
+    .venv/bin/python -m bench.ner_datasets && .venv/bin/python -m bench.ner_tagger --json bench/results/ner_tagger.json
 """
 
 from __future__ import annotations
@@ -19,16 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT, SHARED
+from bench.datasets import DATA
 
 SEED = 1337
 CRF_REGULARISATION = ((0.1, 0.01), (0.05, 0.05), (0.5, 0.01), (0.01, 0.1))  # (c1, c2), picked on validation
-# What the default recipe is compared with: the explicit settings measured before it (each an ordinary run).
+# What the default recipe (the CRF kind) is compared with: the neural tagger's recipe, an ordinary run.
 ARMS: dict[str, list[str]] = {
     "default recipe": [],
-    "recipe with characters instead of word features": ["--tokenizer", "char"],
-    "Transformer tiny, characters, 3 epochs (before the recipe)": ["--recipe", "none"],
+    "BiLSTM on word features (--model lstm)": ["--model", "lstm"],
 }
-SEEDS = (1337, 1, 2)  # the recipe's arms run once per training seed (the split stays seed 1337's)
+SETS = (SHARED / "ner_twitter.conll", DATA / "nemo_hebrew.conll", DATA / "msra_chinese.conll")
 
 
 def word_features(words: list[str], i: int) -> dict[str, Any]:
@@ -103,6 +106,20 @@ def tagger_run(path: Path, workspace: str, name: str, flags: list[str]) -> dict[
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, nargs="+", default=[p for p in SETS if p.exists()])
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--only", help="run only the taggers whose name contains this")
+    parser.add_argument("--no-peer", action="store_true", help="skip the CRF")
+    args = parser.parse_args()
+    results = {path.stem: compare(path, args.only, args.no_peer) for path in args.data}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
+def compare(path: Path, only: str | None, no_peer: bool) -> dict[str, Any]:
+    """The peer and every arm on one CoNLL file, on the token-classifier task's own split."""
     import tempfile
 
     import pandas as pd
@@ -110,40 +127,22 @@ def main() -> None:
     from data.conll import load_conll
     from data.splits import split_frame
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=SHARED / "ner_twitter.conll")
-    parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--only", help="run only the taggers whose name contains this")
-    parser.add_argument("--no-peer", action="store_true", help="skip the CRF")
-    args = parser.parse_args()
-    data = load_conll(args.data)
+    data = load_conll(path)
     frame = pd.DataFrame({"text": [" ".join(words) for words in data.sentences]})
     parts = split_frame(frame, 0.1, 0.1, seed=SEED, stratify=False)  # as models.tasks.token_classifier
-    # The data path as seen from the repository (../shared/...), not this machine's absolute path.
-    shown = os.path.relpath(args.data.resolve(), ROOT)
+    # The data path as seen from the repository (../shared/..., bench/.data/...), not this machine's.
+    shown = os.path.relpath(path.resolve(), ROOT)
     results: dict[str, Any] = {"data": shown, "sentences": len(data.sentences)}
-    if not args.no_peer:
+    if not no_peer:
         results["CRF (sklearn-crfsuite)"] = crf_run(data.sentences, data.tags, parts)
-        print(json.dumps({"CRF": results["CRF (sklearn-crfsuite)"]}), flush=True)
+        print(json.dumps({path.stem: {"CRF": results["CRF (sklearn-crfsuite)"]}}), flush=True)
     workspace = tempfile.mkdtemp(prefix="textlab-ner-")
     for name, flags in ARMS.items():
-        if args.only and args.only not in name:
+        if only and only not in name:
             continue
-        seeds = SEEDS if name == "default recipe" else SEEDS[:1]
-        runs = {
-            seed: tagger_run(args.data, tempfile.mkdtemp(dir=workspace), name, [*flags, "--seed", str(seed)])
-            for seed in seeds
-        }
-        f1s = [r.get("entity_f1", 0.0) for r in runs.values()]
-        results[name] = {
-            "mean_entity_f1": sum(f1s) / len(f1s),
-            "mean_wall_s": round(sum(r["wall_s"] for r in runs.values()) / len(runs), 1),
-            "by_seed": runs,
-        }
-        print(json.dumps({name: results[name]}), flush=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        results[name] = tagger_run(path, tempfile.mkdtemp(dir=workspace), name, [*flags, "--seed", str(SEED)])
+        print(json.dumps({path.stem: {name: results[name]}}), flush=True)
+    return results
 
 
 if __name__ == "__main__":
