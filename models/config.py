@@ -17,6 +17,9 @@ Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]
 
+# The CRF kind's window: the words whose features score a word's tag (itself and two on each side). Here, not in
+# models.architecture.crf, so sizing a CRF never imports Keras (the CLI picks the backend before it does).
+CRF_OFFSETS: tuple[int, ...] = (-2, -1, 0, 1, 2)
 # Kinds whose weights are fitted in closed form by a convex solver, once, instead of trained epoch by epoch.
 FITTED_KINDS: tuple[str, ...] = ("linear", "crf")
 

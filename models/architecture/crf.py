@@ -18,9 +18,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from models.config import CRF_OFFSETS
 from models.tasks.token_classifier import CHAIN_LAYER as CHAIN_NAME
 
-OFFSETS = (-2, -1, 0, 1, 2)  # the words whose features score a word's tag: itself and two on each side
+OFFSETS = CRF_OFFSETS  # the words whose features score a word's tag: itself and two on each side
 EMISSIONS_NAME = "window_emissions"
 
 

@@ -7,8 +7,7 @@ from typing import Any
 
 from data.errors import DataError
 from models import tasks
-from models.architecture.crf import OFFSETS
-from models.config import ModelConfig
+from models.config import CRF_OFFSETS, ModelConfig
 
 # CPU-friendly sizes. Fields not listed (seq_len, dropout, vocab_size, ...) keep the config's values.
 PRESETS: dict[str, dict[str, dict[str, int]]] = {
@@ -55,7 +54,9 @@ def resolve_model_config(cfg: ModelConfig, task: str | None = None) -> ModelConf
     if cfg.kind == "linear" and cfg.num_classes > 0:
         updates["hidden_dim"] = cfg.num_classes  # the backbone's width is one weight per class
     if cfg.kind == "crf" and cfg.num_classes > 0:
-        updates["hidden_dim"] = cfg.num_classes * len(OFFSETS)  # the embedding: a weight per tag and offset
+        updates["hidden_dim"] = cfg.num_classes * len(
+            CRF_OFFSETS
+        )  # the embedding: a weight per tag and offset
     if cfg.causal is None and task is not None:
         updates["causal"] = tasks.get(task).causal
     return dataclasses.replace(cfg, **updates)
