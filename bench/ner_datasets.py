@@ -105,7 +105,11 @@ def _words(rows: list[tuple[str, str, str]]) -> Sentence:
 
 
 def write_conll(sentences: list[Sentence], path: Path) -> None:
-    blocks = ["\n".join(f"{w}\t{t}" for w, t in zip(words, tags, strict=True)) for words, tags in sentences]
+    """One "word<TAB>tag" line per word; spaces inside a word (NEMO has a few, e.g. "ו ה 60") are dropped."""
+    blocks = [
+        "\n".join(f"{''.join(w.split())}\t{t}" for w, t in zip(words, tags, strict=True))
+        for words, tags in sentences
+    ]
     path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
 
 
