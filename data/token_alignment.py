@@ -34,8 +34,8 @@ def align_words(
 ) -> AlignedTokens:
     """Encode each word on its own and lay the pieces out as ``[BOS] w1 sep w2 ...``, cut to ``seq_len``.
 
-    Encoding word by word gives the same pieces as encoding the sentence (WordPiece splits on whitespace
-    first), and tells where each word starts. ``sep`` is what a space encodes to: nothing for WordPiece,
+    Encoding word by word (Tokenizer.encode_words) gives the same pieces as encoding the sentence (WordPiece
+    splits on whitespace first), and tells where each word starts. ``sep`` is what a space encodes to: nothing for WordPiece,
     the space character for the char tokenizer, so a char model still sees word boundaries. A word whose
     first piece fits counts as kept (its tail may be cut). ``tag_ids`` None labels every word 0 (inference).
     """
@@ -43,8 +43,7 @@ def align_words(
         raise DataError(
             f"sequence length {seq_len} leaves no room for a word after [BOS].", hint="Use seq_len >= 2."
         )
-    unique = sorted({w for words in sentences for w in words})
-    pieces = dict(zip(unique, tokenizer.encode_batch(unique), strict=True))
+    encoded = tokenizer.encode_words(sentences)
     sep = tokenizer.encode(" ")
     n = len(sentences)
     ids = np.full((n, seq_len), PAD, dtype=np.int32)
@@ -52,11 +51,11 @@ def align_words(
     weights = np.zeros((n, seq_len), dtype=np.float32)
     kept = np.zeros((n,), dtype=np.int32)
     truncated = 0
-    for i, words in enumerate(sentences):
+    for i, words in enumerate(encoded):
         ids[i, 0] = BOS
         pos = 1
-        for j, word in enumerate(words):
-            row = (sep if j else []) + (pieces[word] or [UNK])  # a word never vanishes: [UNK] keeps its slot
+        for j, pieces in enumerate(words):
+            row = (sep if j else []) + (pieces or [UNK])  # a word never vanishes: [UNK] keeps its slot
             first = pos + (len(sep) if j else 0)
             if first >= seq_len:
                 truncated += len(words) - j

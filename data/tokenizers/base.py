@@ -53,6 +53,14 @@ class Tokenizer:
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
         raise NotImplementedError
 
+    def encode_words(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """Each sentence's words, each encoded on its own (a tagger's view; each distinct word once).
+
+        A tokenizer whose ids for a word also depend on its neighbours overrides this."""
+        unique = sorted({w for words in sentences for w in words})
+        pieces = dict(zip(unique, self.encode_batch(unique), strict=True))
+        return [[pieces[w] for w in words] for words in sentences]
+
     def decode(self, ids: Iterable[int]) -> str:
         raise NotImplementedError
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from data.config import WORD_SLOTS
@@ -14,8 +14,9 @@ from data.tokenizers.base import Tokenizer
 # One token per slot, in this order; a value seen fewer than min_frequency times in training becomes the
 # slot's own unknown token ("w:?"), so the model still knows which slot it is looking at. "p" and "s" are the
 # 3-character prefix and suffix (the neural tagger's slots, data.config.WORD_SLOTS, as saved runs name them);
-# p1 p2 p4 and s1 s2 s4 the 1-, 2- and 4-character ones a CRF also reads.
-SLOTS = (*WORD_SLOTS, "p1", "p2", "p4", "s1", "s2", "s4")
+# p1 p2 p4 and s1 s2 s4 the 1-, 2- and 4-character ones a CRF also reads. "b" is the word and the next one
+# together (a character bigram, where the words are characters: the feature Chinese NER taggers read first).
+SLOTS = (*WORD_SLOTS, "p1", "p2", "p4", "s1", "s2", "s4", "b")
 AFFIX = 3  # the length of the "p" and "s" slots' prefix and suffix, in characters
 AFFIX_LENGTHS = {"p": AFFIX, "s": AFFIX, "p1": 1, "p2": 2, "p4": 4, "s1": 1, "s2": 2, "s4": 4}
 UNKNOWN = "?"
@@ -41,14 +42,16 @@ def word_shape(word: str) -> str:
     return "".join(out)[:8]
 
 
-def word_features(word: str, slots: tuple[str, ...] = WORD_SLOTS) -> tuple[str, ...]:
+def word_features(word: str, slots: tuple[str, ...] = WORD_SLOTS, following: str = "") -> tuple[str, ...]:
     """The values of ``slots`` for one word, as vocabulary strings ("w:paris", "p:par", "s:ris", "x:Xx",
-    "p1:p", "s4:aris")."""
+    "p1:p", "s4:aris"; "b:paris|in" with the ``following`` word, "b:paris|" at the end of the text)."""
     low = word.lower()
 
     def value(slot: str) -> str:
         if slot == "w":
             return low
+        if slot == "b":
+            return f"{low}|{following.lower()}"
         if slot == "x":
             return word_shape(word)
         n = AFFIX_LENGTHS[slot]
@@ -86,8 +89,8 @@ class WordFeatureTokenizer(Tokenizer):
         slots = checked_slots(slots)
         counts: Counter[str] = Counter()
         for text in texts:
-            for word in text.split():
-                counts.update(word_features(word, slots))
+            for word, following in with_following(text.split()):
+                counts.update(word_features(word, slots, following))
         if not counts:
             raise DataError("there are no words in the training text.", hint="Add text.")
         unknown = [f"{slot}:{UNKNOWN}" for slot in slots]
@@ -97,15 +100,24 @@ class WordFeatureTokenizer(Tokenizer):
         return cls(list(SPECIAL_TOKENS) + unknown + kept, min_frequency=min_frequency, slots=slots)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
+        return [[i for group in self.groups(text.split()) for i in group] for text in texts]
+
+    def encode_words(self, sentences: Sequence[Sequence[str]]) -> list[list[list[int]]]:
+        """Each sentence's words' groups; a "b" slot reads each word's neighbour in its sentence."""
+        if "b" not in self.slots:
+            return super().encode_words(sentences)  # each distinct word encoded once
+        return [self.groups(words) for words in sentences]
+
+    def groups(self, words: Sequence[str]) -> list[list[int]]:
+        """The ids of each word's slots, in order (a value not in the vocabulary: its slot's unknown)."""
         lookup = self._index.get
-        out = []
-        for text in texts:
-            ids: list[int] = []
-            for word in text.split():
-                features = word_features(word, self.slots)
-                ids += [lookup(v, u) for v, u in zip(features, self._unknown, strict=True)]
-            out.append(ids)
-        return out
+        return [
+            [
+                lookup(v, u)
+                for v, u in zip(word_features(word, self.slots, following), self._unknown, strict=True)
+            ]
+            for word, following in with_following(words)
+        ]
 
     def decode(self, ids: Iterable[int]) -> str:
         """The words' lower-cased forms ("?" where the form was unknown); other slots are skipped."""
@@ -128,6 +140,11 @@ class WordFeatureTokenizer(Tokenizer):
     def from_saved(cls, lines: list[str], config: dict[str, Any]) -> WordFeatureTokenizer:
         slots = tuple(config.get("slots", WORD_SLOTS))
         return cls(list(lines), min_frequency=int(config.get("min_frequency", 2)), slots=slots)
+
+
+def with_following(words: Sequence[str]) -> list[tuple[str, str]]:
+    """Each word with the word after it ("" after the last)."""
+    return list(zip(words, [*words[1:], ""][: len(words)], strict=True))
 
 
 def checked_slots(slots: Any) -> tuple[str, ...]:

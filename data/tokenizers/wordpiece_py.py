@@ -166,6 +166,10 @@ class WordPieceEncoder:
     def encode(self, text: str) -> list[int]:
         return [self.index.get(token, UNK) for token in self.tokenize(text)]
 
+    def encode_words(self, sentences: list[list[str]]) -> list[list[list[int]]]:
+        """Each sentence's words, each encoded on its own (as Tokenizer.encode_words)."""
+        return [[self.encode(word) for word in words] for words in sentences]
+
     def decode(self, ids: list[int]) -> str:
         """Skip [PAD]/[BOS]/[EOS]/[MASK]; keep [UNK] visible; out-of-range ids read as [UNK]."""
         size = len(self.vocabulary)

@@ -31,7 +31,7 @@ FOLDS = 3
 MAX_ITERATIONS = 100  # L-BFGS iterations, as the sklearn-crfsuite peer
 # The slots of a neighbour that score a word's tag (the word's own: all): next to it, its form, shape and
 # 3-letter suffix; two away, its form and shape. [BOS] scores the first two words (a sentence start).
-NEIGHBOUR_SLOTS = {1: ("w", "x", "s"), 2: ("w", "x")}
+NEIGHBOUR_SLOTS = {1: ("w", "x", "s", "b"), 2: ("w", "x")}
 
 
 def allowed_ids(tokenizer: WordFeatureTokenizer) -> np.ndarray:

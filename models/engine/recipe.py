@@ -51,7 +51,7 @@ TAGGER_LEARNING_RATES = {"lstm": 3e-3, "transformer": 1e-3, "bag": 3e-3, "linear
 TAGGER_FEATURES = {"min_frequency": 2, "vocab_size": 50_000}
 # Words that are single characters (a Chinese or Japanese CoNLL file, one character per line): prefix and
 # suffix would repeat the form, and 4 tokens per character would make sentences needlessly long.
-CHARACTER_WORD_SLOTS = ("w", "x")
+CHARACTER_WORD_SLOTS = ("w", "x", "b")
 # A tagger cuts words past seq_len (they count as O), so it may read longer sequences than a classifier.
 TAGGER_SEQ_LEN_RANGE = (16, 512)
 # Settings the recipe may choose: a user's own value for any one of them wins (CLI flag or edited Train field).

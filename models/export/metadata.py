@@ -118,7 +118,8 @@ def _preprocessing(interface: str | None, tokenizer_config: dict[str, Any], seq_
             "lines 'w:<word lowercased>', "
             "'p:<first 3 characters, lowercased>', 's:<last 3 characters, lowercased>', 'x:<shape>' (capitals X, "
             "small letters x, digits d, uncased letters L, others kept, runs collapsed, at most 8), "
-            "'p1:' / 'p2:' / 'p4:' and 's1:' / 's2:' / 's4:' the first and last 1, 2, 4 characters, each "
+            "'p1:' / 'p2:' / 'p4:' and 's1:' / 's2:' / 's4:' the first and last 1, 2, 4 characters, "
+            "'b:<word lowercased>|<next word lowercased>' ('b:<word>|' for the last word of the text), each "
             "missing one replaced by its slot's 'w:?' / 'p:?' / 's:?' / 'x:?' (data/tokenizers/word_features.py)"
         )
     else:

@@ -115,15 +115,16 @@ class Bundle:
         """(word, tag) for every whitespace-separated word of ``text``, the tags BIO-valid."""
         runner = self.interpreter.get_signature_runner("tag")
         words, sep = text.split(), self.tokenizer.encode(" ")
+        (encoded,) = self.tokenizer.encode_words([words])  # each word's ids (and its neighbours', if read)
         tagged: list[tuple[str, str]] = []
         while len(tagged) < len(words):
             ids, firsts = [self.bos], []
-            for word in words[len(tagged) :]:
+            for pieces in encoded[len(tagged) :]:
                 gap = sep if firsts else []
                 if len(ids) + len(gap) >= self.seq_len:  # this word's first piece would not fit: next window
                     break
                 firsts.append(len(ids) + len(gap))
-                ids += gap + (self.tokenizer.encode(word) or [self.unk])
+                ids += gap + (pieces or [self.unk])
             logits = runner(token_ids=self.window(ids[: self.seq_len]))["logits"][0]
             tags = decode_tags(logits[firsts], self.labels, self.chain)
             tagged += zip(words[len(tagged) : len(tagged) + len(firsts)], tags, strict=True)

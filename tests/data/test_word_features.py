@@ -38,6 +38,25 @@ def test_features_of_a_word():
     )
 
 
+def test_the_bigram_slot_reads_the_next_word_in_the_sentence():
+    texts = ["张 伟 去 北 京", "北 京 很 大", "北 京 很"]
+    tok = WordFeatureTokenizer.train(texts, min_frequency=1, slots=("w", "x", "b"))
+    assert word_features("京", ("w", "b"), "很") == ("w:京", "b:京|很")
+    assert tok.encode("北 京 很") == [*_ids(tok, "北", "京"), *_ids(tok, "京", "很"), *_ids(tok, "很", "")]
+    assert _ids(tok, "很", "") == [tok.token_to_id(t) for t in ("w:很", "x:L", "b:很|")]
+    # A tagger encodes sentence by sentence, so "京" ends one sentence ("京|") and not the other ("京|很").
+    (first, second) = tok.encode_words([["北", "京"], ["北", "京", "很"]])
+    assert first[1][2] == tok.token_to_id("b:京|") and second[1][2] == tok.token_to_id("b:京|很")
+    assert second == [tok.encode("北 京 很")[3 * i : 3 * i + 3] for i in range(3)]
+    assert tok.encode_words([[]]) == [[]] and tok.encode("") == []
+    aligned = align_words(tok, [["北", "京", "很"]], [[1, 2, 0]], seq_len=16)
+    assert aligned.ids[0, 1:10].tolist() == tok.encode("北 京 很")
+
+
+def _ids(tok: WordFeatureTokenizer, word: str, following: str) -> list[int]:
+    return [tok.token_to_id(v) for v in word_features(word, tok.slots, following)]
+
+
 def test_every_word_is_one_group_and_rare_values_are_their_slots_unknowns():
     tok = train_tokenizer(TokenizerConfig(kind="word_features", min_frequency=2), TEXTS)
     assert isinstance(tok, WordFeatureTokenizer) and tok.vocabulary[:5] == list(tk.SPECIAL_TOKENS)

@@ -29,7 +29,7 @@ def _windows(tmp_path: Path, sentences: int = 60) -> tuple[WordFeatureTokenizer,
     tokenizer = WordFeatureTokenizer.train([" ".join(s) for s in data.sentences], slots=SLOTS)
     index = {tag: i for i, tag in enumerate(data.tag_set)}
     tag_ids = [[index[t] for t in tags] for tags in data.tags]
-    aligned = align_words(tokenizer, data.sentences, tag_ids, seq_len=1 + 10 * 12)
+    aligned = align_words(tokenizer, data.sentences, tag_ids, seq_len=1 + len(SLOTS) * 12)
     allowed = allowed_ids(tokenizer)
     w = Windows(aligned.ids, aligned.weights, aligned.labels, allowed, OFFSETS, len(SLOTS))
     return tokenizer, w, list(data.tag_set)
@@ -46,7 +46,7 @@ def test_each_word_reads_its_own_features_and_its_neighbours_chosen_slots(tmp_pa
     own = [slot_of[int(a[2:])] for a in words[1] if a.startswith("0:")]
     assert sorted(own) == sorted(SLOTS)
     next_door = {slot_of[int(a.split(":")[1])] for a in words[1] if a.startswith("1:")}
-    assert next_door <= {"w", "x", "s"}
+    assert next_door <= {"w", "x", "s", "b"}
 
 
 @pytest.mark.backend
@@ -109,7 +109,7 @@ def test_a_crf_run_fits_once_and_tags_with_its_transitions_after_a_reload(tmp_pa
         task="token_classifier", backend=keras.backend.backend(), workspace=str(tmp_path / "ws")
     )
     config.data.path = str(make_names_conll(tmp_path / "names.conll", sentences=200))
-    run = train(choose(config))  # the recipe: the CRF on ten word features
+    run = train(choose(config))  # the recipe: the CRF on eleven word features
     assert run.status()["state"] == "completed", run.status()
     assert run.config().model.kind == "crf" and run.config().model.tokens_per_word == len(SLOTS)
     (epoch,) = [json.loads(line) for line in run.metrics_path.read_text().splitlines() if '"epoch"' in line]

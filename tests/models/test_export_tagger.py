@@ -8,6 +8,7 @@ from pathlib import Path
 import keras
 import pytest
 
+from data.tokenizers.word_features import SLOTS as CRF_SLOTS
 from models.config import RunConfig
 from models.export import QUANTIZATIONS, export_runs
 from models.export.run_bundle import Bundle
@@ -37,6 +38,9 @@ def exported(request, tmp_path_factory):
     m = config.model
     m.kind, m.preset, m.hidden_dim, m.num_layers, m.num_heads, m.intermediate_dim = kind, None, 32, 1, 2, 64
     m.bidirectional, m.seq_len = True, 40
+    if kind == "crf":  # the recipe's slots, the bigram ("b": read across words and windows) among them
+        config.tokenizer.word_slots = list(CRF_SLOTS)
+        m.seq_len = 1 + 8 * len(CRF_SLOTS)  # 8 words a window: the second text takes three
     t = config.train
     t.epochs, t.batch_size, t.learning_rate, t.warmup_ratio, t.log_every = 4, 16, 3e-3, 0.0, 5
     run = train(config)

@@ -20,12 +20,12 @@ SENTENCES = [
 ] * 100
 
 
-def test_tagger_recipe_is_a_crf_on_ten_word_features_read_whole():
+def test_tagger_recipe_is_a_crf_on_eleven_word_features_read_whole():
     recipe = tagger_recipe(SENTENCES, train_rows=160)
     s = recipe.settings
-    assert s["tokenizer"] == "word_features" and s["min_frequency"] == 2 and len(s["word_slots"]) == 10
+    assert s["tokenizer"] == "word_features" and s["min_frequency"] == 2 and len(s["word_slots"]) == 11
     assert s["kind"] == "crf" and s["epochs"] == 1 and "learning_rate" not in s
-    assert s["seq_len"] == 71  # "we saw Chen Novak in Osaka today": 7 words x 10 features, plus [BOS]
+    assert s["seq_len"] == 78  # "we saw Chen Novak in Osaka today": 7 words x 11 features, plus [BOS]
     assert "1-4 letters" in recipe.reasons[0] and "100% of sentences" in recipe.reasons[1]
     assert "cross-validated entity F1" in recipe.reasons[2]
     # A tokenizer the CRF cannot read gets the neural recipe.
@@ -46,15 +46,15 @@ def test_tagger_recipe_for_a_chosen_lstm_reads_four_word_features():
     assert "kind" not in own_kind and "bidirectional" not in own_kind and own_kind["learning_rate"] == 1e-3
 
 
-def test_single_character_words_get_form_and_shape_only():
+def test_single_character_words_get_form_shape_and_bigram_only():
     sentences = [list("张伟昨天去了北京出差"), list("李娜在上海工作了三年多")] * 100
     recipe = tagger_recipe(sentences, train_rows=160)
     s = recipe.settings
-    assert s["tokenizer"] == "word_features" and s["word_slots"] == ["w", "x"]
-    assert s["seq_len"] == 23  # 11 characters x 2 tokens, plus [BOS]
+    assert s["tokenizer"] == "word_features" and s["word_slots"] == ["w", "x", "b"]
+    assert s["seq_len"] == 34  # 11 characters x 3 tokens, plus [BOS]
     assert "single characters" in recipe.reasons[0]
     long = tagger_recipe([list("很" * 200)] * 50, train_rows=40).settings
-    assert long["seq_len"] == 401  # a tagger may read past a classifier's 256: cut words would count as O
+    assert long["seq_len"] == 601  # a tagger may read past a classifier's 256: cut words would count as O
 
 
 def test_the_cli_gives_taggers_the_recipe_unless_told_otherwise(tmp_path: Path):
