@@ -31,6 +31,14 @@ ARMS: dict[str, list[str]] = {
     "default recipe": [],
     "BiLSTM on word features (--model lstm)": ["--model", "lstm"],
 }
+# The pretrained + fine-tuned tagger: a masked LM (Transformer tiny, WordPiece) pretrained on the file's own
+# training sentences (the LM split of a CoNLL file is the tagger's: same sentences, same seed; no val/test text),
+# then fine-tuned as a tagger with the BiLSTM recipe's optimisation (up to 30 epochs, early stopping on
+# validation entity F1).
+PRETRAIN = ["--objective", "masked_lm", "--model", "transformer", "--size", "tiny", "--tokenizer", "wordpiece",
+            "--vocab-size", "4000", "--seq-len", "128", "--max-steps", "1500", "--learning-rate", "0.002"]  # fmt: skip
+FINETUNE = ["--epochs", "30", "--learning-rate", "0.001"]
+FINETUNED = "pretrained (masked LM) + fine-tuned Transformer"
 SETS = (SHARED / "ner_twitter.conll", DATA / "nemo_hebrew.conll", DATA / "msra_chinese.conll")
 
 
@@ -89,20 +97,54 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     return {**{k: metrics[k] for k in keep}, "per_type_f1": per_type}
 
 
-def tagger_run(path: Path, workspace: str, name: str, flags: list[str]) -> dict[str, Any]:
+def tagger_run(
+    path: Path, workspace: str, name: str, flags: list[str], command: str = "train"
+) -> dict[str, Any]:
     """``python -m app train --task token_classifier --data FILE`` plus ``flags``, in this process, timed."""
     from app.cli import main
 
     started = time.perf_counter()
-    argv = ["--workspace", workspace, "train", "--task", "token_classifier", "--data", str(path)]
+    argv = ["--workspace", workspace, command, "--task", "token_classifier", "--data", str(path)]
     code = main([*argv, "--name", f"bench-ner {name}", "--quiet", *flags])
     wall = time.perf_counter() - started
-    (run,) = Path(workspace, "runs").iterdir()  # each tagger has a workspace of its own
+    runs = Path(workspace, "runs").iterdir()  # one tagger per workspace (and its pretraining run, if any)
+    (run,) = (r for r in runs if json.loads((r / "config.json").read_text())["task"] == "token_classifier")
     report = json.loads((run / "eval.json").read_text()) if code == 0 else {}
     config = json.loads((run / "config.json").read_text())
     status = json.loads((run / "status.json").read_text())
     return {**(_headline(report) if report else {"error": code}), "wall_s": round(wall, 1), "run": run.name,
             "best_epoch": (status.get("best") or {}).get("epoch"), "recipe": config.get("recipe")}  # fmt: skip
+
+
+def finetuned_run(path: Path, workspace: str) -> dict[str, Any]:
+    """``python -m app pretrain`` (PRETRAIN) on the file, then ``finetune --from`` it as a tagger, both timed."""
+    from app.cli import main
+
+    started = time.perf_counter()
+    argv = [
+        "--workspace",
+        workspace,
+        "pretrain",
+        "--data",
+        str(path),
+        "--name",
+        "bench-ner pretrain",
+        "--quiet",
+    ]
+    code = main([*argv, *PRETRAIN, "--seed", str(SEED)])
+    pretrain_s = time.perf_counter() - started
+    (parent,) = Path(workspace, "runs").iterdir()
+    if code != 0:
+        return {"error": code, "run": parent.name}
+    history = [json.loads(line) for line in (parent / "metrics.jsonl").read_text().splitlines() if line]
+    val_loss = [h["val_loss"] for h in history if "val_loss" in h]
+    flags = ["--from", str(parent), *FINETUNE, "--seed", str(SEED)]
+    result = tagger_run(path, workspace, FINETUNED, flags, command="finetune")
+    return {
+        **result,
+        "pretrain_s": round(pretrain_s, 1),
+        "pretrain_val_loss": val_loss[-1] if val_loss else None,
+    }
 
 
 def main() -> None:
@@ -111,8 +153,20 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--only", help="run only the taggers whose name contains this")
     parser.add_argument("--no-peer", action="store_true", help="skip the CRF")
+    parser.add_argument(
+        "--split-seeds",
+        type=int,
+        nargs="*",
+        default=[],
+        help="more split seeds on which the CRF peer and the default recipe also run (a test split of a few "
+        "hundred entities moves F1 by a few points from one split to the next)",
+    )
     args = parser.parse_args()
-    results = {path.stem: compare(path, args.only, args.no_peer) for path in args.data}
+    results = {}
+    for path in args.data:
+        results[path.stem] = compare(path, args.only, args.no_peer)
+        if args.split_seeds:
+            results[path.stem]["split_seeds"] = other_splits(path, args.split_seeds, results[path.stem])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
@@ -142,7 +196,40 @@ def compare(path: Path, only: str | None, no_peer: bool) -> dict[str, Any]:
             continue
         results[name] = tagger_run(path, tempfile.mkdtemp(dir=workspace), name, [*flags, "--seed", str(SEED)])
         print(json.dumps({path.stem: {name: results[name]}}), flush=True)
+    if not only or only in FINETUNED:
+        results[FINETUNED] = finetuned_run(path, tempfile.mkdtemp(dir=workspace))
+        print(json.dumps({path.stem: {FINETUNED: results[FINETUNED]}}), flush=True)
     return results
+
+
+def other_splits(path: Path, seeds: list[int], first: dict[str, Any]) -> dict[str, Any]:
+    """Entity F1 of the CRF peer and of the default recipe on the splits of more seeds, and the means over
+    those and the main split (SEED)."""
+    import tempfile
+
+    import pandas as pd
+
+    from data.conll import load_conll
+    from data.splits import split_frame
+
+    data = load_conll(path)
+    frame = pd.DataFrame({"text": [" ".join(words) for words in data.sentences]})
+    f1 = {
+        SEED: {
+            "peer": first["CRF (sklearn-crfsuite)"]["entity_f1"],
+            "default": first["default recipe"]["entity_f1"],
+        }
+    }
+    for seed in seeds:
+        parts = split_frame(frame, 0.1, 0.1, seed=seed, stratify=False)
+        peer = crf_run(data.sentences, data.tags, parts)["entity_f1"]
+        default = tagger_run(
+            path, tempfile.mkdtemp(prefix="textlab-ner-"), f"default {seed}", ["--seed", str(seed)]
+        )
+        f1[seed] = {"peer": peer, "default": default["entity_f1"]}
+        print(json.dumps({path.stem: {"split seed": seed, **f1[seed]}}), flush=True)
+    means = {arm: round(sum(v[arm] for v in f1.values()) / len(f1), 4) for arm in ("peer", "default")}
+    return {"entity_f1": {str(k): v for k, v in f1.items()}, "mean": means}
 
 
 if __name__ == "__main__":
