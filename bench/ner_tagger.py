@@ -224,7 +224,10 @@ def other_splits(path: Path, seeds: list[int], first: dict[str, Any]) -> dict[st
         parts = split_frame(frame, 0.1, 0.1, seed=seed, stratify=False)
         peer = crf_run(data.sentences, data.tags, parts)["entity_f1"]
         default = tagger_run(
-            path, tempfile.mkdtemp(prefix="textlab-ner-"), f"default {seed}", ["--seed", str(seed)]
+            path,
+            tempfile.mkdtemp(prefix="textlab-ner-"),
+            f"default {seed}",
+            ["--split-seed", str(seed), "--seed", str(seed)],
         )
         f1[seed] = {"peer": peer, "default": default["entity_f1"]}
         print(json.dumps({path.stem: {"split seed": seed, **f1[seed]}}), flush=True)
