@@ -34,9 +34,10 @@ def align_words(
 ) -> AlignedTokens:
     """Encode each word on its own and lay the pieces out as ``[BOS] w1 sep w2 ...``, cut to ``seq_len``.
 
-    Encoding word by word (Tokenizer.encode_words) gives the same pieces as encoding the sentence (WordPiece
-    splits on whitespace first), and tells where each word starts. ``sep`` is what a space encodes to: nothing for WordPiece,
-    the space character for the char tokenizer, so a char model still sees word boundaries. A word whose
+    Encoding word by word (Tokenizer.encode_words) gives the same pieces as encoding the sentence
+    (WordPiece splits on whitespace first), and tells where each word starts. ``sep`` is what a space
+    encodes to: nothing for WordPiece, the space character for the char tokenizer, so a char model still
+    sees word boundaries. A word whose
     first piece fits counts as kept (its tail may be cut). ``tag_ids`` None labels every word 0 (inference).
     """
     if seq_len < 2:

@@ -144,7 +144,7 @@ class WordFeatureTokenizer(Tokenizer):
 
 def with_following(words: Sequence[str]) -> list[tuple[str, str]]:
     """Each word with the word after it ("" after the last)."""
-    return list(zip(words, [*words[1:], ""][: len(words)], strict=True))
+    return list(zip(words, [*words[1:], ""], strict=False))  # no words: the lone "" pairs with nothing
 
 
 def checked_slots(slots: Any) -> tuple[str, ...]:

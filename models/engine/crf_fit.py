@@ -29,8 +29,8 @@ C_GRID = ((0.05, 0.05), (0.1, 0.1))  # CRFsuite's (L1, L2) strengths tried
 OUTSIDE_BIASES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 FOLDS = 3
 MAX_ITERATIONS = 100  # L-BFGS iterations, as the sklearn-crfsuite peer
-# The slots of a neighbour that score a word's tag (the word's own: all): next to it, its form, shape and
-# 3-letter suffix; two away, its form and shape. [BOS] scores the first two words (a sentence start).
+# The slots of a neighbour that score a word's tag (the word's own: all): next to it, its form, shape,
+# 3-letter suffix and pair with its next word; two away, its form and shape. [BOS] scores the first two words (a sentence start).
 NEIGHBOUR_SLOTS = {1: ("w", "x", "s", "b"), 2: ("w", "x")}
 
 
