@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import files, views
+from app.ui import charts, files, views
 from data.errors import DataError
 from data.readers import FORMATS
 
@@ -59,17 +59,8 @@ def build(workspace: str) -> dict[str, Any]:
     )
     stats = gr.Markdown(elem_id="data-stats")
     with gr.Row():
-        balance = gr.BarPlot(
-            x="label", y="count", label="Class balance", height=260, y_lim=[0, None], elem_id="data-balance"
-        )
-        lengths = gr.BarPlot(
-            x="length",
-            y="count",
-            label="Text length (characters)",
-            height=260,
-            y_lim=[0, None],
-            elem_id="data-lengths",
-        )
+        balance = gr.Plot(label="Class balance", elem_id="data-balance")
+        lengths = gr.Plot(label="Text length (characters)", elem_id="data-lengths")
     dataset = gr.State(None)
 
     outputs = [dataset, source, text_col, label_col, text_mode, error, preview, stats, balance, lengths]
@@ -230,8 +221,13 @@ def load_view(
         gr.update(value="", visible=False),
         gr.update(value=views.preview_frame(loaded.frame.reset_index()), visible=True),
         views.stats_markdown({k: v for k, v in stats.items() if k not in hidden}, warnings),
-        gr.update(value=views.class_balance_frame(loaded.frame), visible=loaded.labelled),
-        gr.BarPlot(value=length_frame, sort=length_frame["length"].tolist(), label=length_label),
+        gr.update(
+            value=charts.bar_chart(views.class_balance_frame(loaded.frame), "label", "count", "label")
+            if loaded.labelled
+            else None,
+            visible=loaded.labelled,
+        ),
+        gr.update(value=charts.bar_chart(length_frame, "length", "count", length_label), label=length_label),
         gr.update(choices=loaded.sheets, value=loaded.sheet, visible=len(loaded.sheets) > 1),
         gr.update(value=bool(merge), visible=loaded.labelled),
     )

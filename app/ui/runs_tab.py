@@ -6,7 +6,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import views
+from app.ui import charts, views
 from models.run_dir import RunDir, list_runs
 
 DEFAULT_OVERLAY = 3
@@ -26,11 +26,11 @@ def build(workspace: str) -> dict[str, Any]:
         elem_id="runs-table",
     )
     selected = gr.Dropdown([], multiselect=True, label="Compare runs (loss curves)", elem_id="runs-selected")
-    overlay = gr.LinePlot(x="step", y="loss", color="series", label="Loss", elem_id="runs-chart")
+    overlay = gr.Plot(label="Loss", elem_id="runs-chart")
 
     def on_select(paths: list[str] | None) -> Any:
         curves = {RunDir(p).id: RunDir(p).metrics() for p in paths or []}
-        return gr.LinePlot(views.overlay_frame(curves), caption=views.chart_caption(curves, numbered=True))
+        return charts.overlay_chart(curves)
 
     def on_refresh(current: list[str] | None) -> tuple:
         runs = list_runs(workspace)
@@ -43,7 +43,7 @@ def build(workspace: str) -> dict[str, Any]:
             f"{len(runs)} {noun} in `{where}`",
             views.runs_frame(runs),
             gr.update(choices=choices, value=keep),
-            on_select(keep),  # drawn now: a plot updated while its tab was hidden can stay blank
+            on_select(keep),
         )
 
     refresh.click(on_refresh, [selected], [count, table, selected, overlay])

@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import forms, views
+from app.ui import charts, forms, views
 from data.config import TOKENIZER_KINDS
 from data.errors import DataError
 from models.architecture.presets import PRESET_NAMES
@@ -81,7 +81,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
     error = gr.Markdown(visible=False, elem_id="train-error", elem_classes=["textlab-error"])
     watched = gr.Dropdown([], label="Run shown below", elem_id="train-run")
     progress = gr.Markdown(views.progress_markdown(None, {}, []), elem_id="train-progress")
-    chart = gr.LinePlot(x="step", y="loss", color="series", label="Loss", elem_id="train-chart")
+    chart = gr.Plot(label="Training curves", elem_id="train-chart")
     seen = gr.State("")  # what the chart shows, so unchanged ticks do not redraw it
     timer = gr.Timer(1.0)
 
@@ -153,8 +153,7 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         signature = f"{path}:{len(records)}"
         chart_update = gr.skip()
         if signature != shown:
-            caption = views.chart_caption({run.id: records})
-            chart_update = gr.LinePlot(views.loss_frame(records), caption=caption)
+            chart_update = charts.train_chart(run.id, records, perplexity=_is_language_model(run))
         return views.progress_markdown(run.id, status, records), chart_update, signature
 
     def on_recipe(data: dict | None, *values: Any) -> list[Any]:
@@ -229,6 +228,16 @@ def _watch_update(workspace: str, select: str | None) -> Any:
         active = [r for r in runs if r.state in ACTIVE_STATES]
         select = (active or runs)[0].path
     return gr.update(choices=choices, value=select)
+
+
+def _is_language_model(run: RunDir) -> bool:
+    """Whether the run's curves read better as perplexity (a pretraining task) than as scores in [0, 1]."""
+    from models import tasks
+
+    try:
+        return tasks.get(run.config().task).pretrains
+    except Exception:  # a config the app cannot read still gets its loss chart
+        return False
 
 
 def _default_backend() -> str:

@@ -13,29 +13,72 @@ VAL_SERIES = "val loss"
 
 
 def loss_frame(records: Iterable[Mapping[str, Any]], run_label: str | None = None) -> pd.DataFrame:
-    """Train loss per logged step and val loss per epoch, long format: columns step, loss, series.
-
-    Val loss is drawn flat across the epoch it was measured after, so a single epoch is a visible segment.
-    """
-    rows = []
-    epoch_start = 0
-    for record in records:
-        kind, step = record.get("kind"), record.get("step")
-        if step is None:
-            continue
-        if kind == "step" and _finite(record.get("loss")):
-            rows.append((int(step), float(record["loss"]), TRAIN_SERIES))
-        elif kind == "epoch" and _finite(record.get("val_loss")):
-            value = float(record["val_loss"])
-            rows += [(epoch_start, value, VAL_SERIES), (int(step), value, VAL_SERIES)]
-            epoch_start = int(step)
-    # Typed even when empty: the browser keeps the axis types of the first frame it sees.
+    """Train loss per logged step and val loss at the step each epoch was measured: columns step, loss, series."""
+    records = list(records)
+    rows = [
+        (int(r["step"]), float(r["loss"]), TRAIN_SERIES)
+        for r in records
+        if r.get("kind") == "step" and r.get("step") is not None and _finite(r.get("loss"))
+    ]
+    rows += [(int(r["step"]), float(r["val_loss"]), VAL_SERIES) for r in _val_epochs(records)]
+    # Typed even when empty: a chart keeps the axis types of the frame it is given.
     frame = pd.DataFrame(rows, columns=["step", "loss", "series"]).astype(
         {"step": "int64", "loss": "float64"}
     )
     if run_label is not None:
         frame["series"] = run_label + " · " + frame["series"]
     return frame
+
+
+def score_frame(records: Iterable[Mapping[str, Any]], perplexity: bool = False) -> pd.DataFrame:
+    """What the loss does not show, per measured epoch: validation accuracy, macro-F1, entity F1 (scores in
+    [0, 1]); for a language model, train and val perplexity (exp of the loss) instead. Columns step, value,
+    series."""
+    records = list(records)
+    rows: list[tuple[int, float, str]] = []
+    if perplexity:
+        rows += [
+            (int(r["step"]), math.exp(min(float(r["loss"]), 50.0)), "train perplexity")
+            for r in records
+            if r.get("kind") == "step" and r.get("step") is not None and _finite(r.get("loss"))
+        ]
+        rows += [
+            (int(r["step"]), math.exp(min(float(r["val_loss"]), 50.0)), "val perplexity")
+            for r in _val_epochs(records)
+        ]
+    else:
+        for r in _val_epochs(records):
+            for key, value in r.items():
+                if key.startswith("val_") and key != "val_loss" and _finite(value) and 0 <= float(value) <= 1:
+                    rows.append((int(r["step"]), float(value), "val " + key[4:].replace("_", " ")))
+    return pd.DataFrame(rows, columns=["step", "value", "series"]).astype(
+        {"step": "int64", "value": "float64"}
+    )
+
+
+def learning_rate_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The learning-rate schedule as the optimizer applied it, per logged step: columns step, learning_rate."""
+    rows = [
+        (int(r["step"]), float(r["learning_rate"]))
+        for r in records
+        if r.get("kind") == "step" and r.get("step") is not None and _finite(r.get("learning_rate"))
+    ]
+    return pd.DataFrame(rows, columns=["step", "learning_rate"]).astype(
+        {"step": "int64", "learning_rate": "float64"}
+    )
+
+
+def _val_epochs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Epoch records with a validation loss, one per epoch number: the last one logged, in step order.
+
+    A run stopped mid-epoch and resumed may have logged the interrupted epoch before its real end (older
+    runs did); the epoch's final record is the one that counts.
+    """
+    by_epoch: dict[Any, Mapping[str, Any]] = {}
+    for r in records:
+        if r.get("kind") == "epoch" and r.get("step") is not None and _finite(r.get("val_loss")):
+            by_epoch[r.get("epoch", len(by_epoch))] = r
+    return sorted(by_epoch.values(), key=lambda r: int(r["step"]))
 
 
 def overlay_frame(curves: Mapping[str, Iterable[Mapping[str, Any]]]) -> pd.DataFrame:
@@ -50,26 +93,16 @@ def overlay_frame(curves: Mapping[str, Iterable[Mapping[str, Any]]]) -> pd.DataF
 
 def count_points(records: Iterable[Mapping[str, Any]]) -> int:
     """Logged train-loss steps plus evaluated epochs: what the loss chart shows."""
-    return sum(
-        1
-        for r in records
-        if (r.get("kind") == "step" and _finite(r.get("loss")))
-        or (r.get("kind") == "epoch" and _finite(r.get("val_loss")))
-    )
+    return len(loss_frame(records))
 
 
-def chart_caption(curves: Mapping[str, list[Mapping[str, Any]]], numbered: bool = False) -> str:
-    """What the chart holds per run, e.g. 'run-a: 30 train points, 2 val epochs'.
-
-    Also a redraw key: Gradio's plot rebuilds its colour legend only when a property such as the caption
-    changes, so a series that appears later (val loss after the first epoch, another run) needs a new caption.
-    """
+def chart_caption(curves: Mapping[str, list[Mapping[str, Any]]]) -> str:
+    """What the chart holds per run, e.g. 'run-a: 30 train points, 2 val epochs'."""
     parts = []
-    for i, (run_id, records) in enumerate(curves.items(), start=1):
-        train = sum(1 for r in records if r.get("kind") == "step" and _finite(r.get("loss")))
-        val = sum(1 for r in records if r.get("kind") == "epoch" and _finite(r.get("val_loss")))
-        name = f"run {i} = {run_id}" if numbered else run_id
-        parts.append(f"{name}: {train} train point{'s' * (train != 1)}, {val} val epoch{'s' * (val != 1)}")
+    for run_id, records in curves.items():
+        frame = loss_frame(records)
+        train, val = int((frame.series == TRAIN_SERIES).sum()), int((frame.series == VAL_SERIES).sum())
+        parts.append(f"{run_id}: {train} train point{'s' * (train != 1)}, {val} val epoch{'s' * (val != 1)}")
     return " · ".join(parts) or "no runs selected"
 
 
@@ -98,6 +131,8 @@ def progress_markdown(run_id: str | None, status: Mapping[str, Any], records: li
             parts.append(f"val {key[4:].replace('_', ' ')} {float(value):.3f}")
     if state in ("running", "queued") and _finite(status.get("eta_s")):
         parts.append(f"ETA {format_duration(float(status['eta_s']))}")
+    elif state == "running":  # no step timed yet since (re)starting: no guess rather than a wild one
+        parts.append("ETA after the first steps")
     parts.append(f"{count_points(records)} chart points")
     line = " · ".join(parts)
     message = str(status.get("message") or "")

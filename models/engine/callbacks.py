@@ -49,19 +49,28 @@ class EngineMonitor(keras.callbacks.Callback):
         self.stop_reason: str | None = None  # "stopped", "budget" or "nan"
         self.failure: str | None = None
         self._fit_start_step = start_step
-        self._window_start = (time.perf_counter(), start_step)
+        self._fit_end_step = total_steps
+        # Rate window (time, step); None until the first batch of a fit call has ended, since that batch
+        # includes tracing/compiling and the pipeline's warm-up and would make the first ETA wildly off.
+        self._window_start: tuple[float, int] | None = None
         self._last_checkpoint_step = start_step
 
-    def begin_fit(self, epoch: int) -> None:
+    def begin_fit(self, epoch: int, end_step: int | None = None) -> None:
+        """A model.fit call starts at the current step for ``epoch`` and ends at ``end_step``."""
         self.epoch = epoch
         self._fit_start_step = self.step
-        self._window_start = (time.perf_counter(), self.step)
+        self._fit_end_step = self.total_steps if end_step is None else end_step
+        self._window_start = None
+
+    @property
+    def fit_finished(self) -> bool:
+        """Whether the current fit call ran all its steps (a stop on its last step still finishes it)."""
+        return self.step >= self._fit_end_step
 
     def elapsed(self) -> float:
         return self.elapsed_before + (time.time() - self.started_at)
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        logs = logs or {}
+    def _train_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
         previous, self.step = self.step, self._fit_start_step + batch + 1
         loss = float(logs.get("loss", float("nan")))
         if not math.isfinite(loss):
@@ -121,6 +130,10 @@ class EngineMonitor(keras.callbacks.Callback):
             self._fail(f"the model weights became NaN or infinite by the end of epoch {epoch + 1}")
         if self.stop_reason == "nan":
             return
+        # Keras still validates and ends the epoch after a stop; a user stop mid-epoch measures nothing
+        # (the resumed run logs this epoch when it really ends: one validation point per epoch).
+        if self.stop_reason == "stopped" and not self.fit_finished:
+            return
         record = {
             "kind": "epoch",
             "step": self.step,
@@ -136,9 +149,14 @@ class EngineMonitor(keras.callbacks.Callback):
         except Exception:  # some optimizers wrap the schedule; the figure is informative only
             return float("nan")
 
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._train_batch_end(batch, logs or {})
+        if self._window_start is None:  # the fit call's first batch: the rate is measured from here on
+            self._window_start = (time.perf_counter(), self.step)
+
     def _log_step(self, loss: float, logs: dict[str, Any]) -> None:
         now = time.perf_counter()
-        t0, s0 = self._window_start
+        t0, s0 = self._window_start or (now, self.step)
         steps = self.step - s0
         rate = steps / (now - t0) if now > t0 and steps > 0 else 0.0
         remaining = max(0, self.total_steps - self.step)
@@ -156,8 +174,12 @@ class EngineMonitor(keras.callbacks.Callback):
         }
         record.update({k: _num(v) for k, v in logs.items() if k != "loss"})
         self._log(record)
-        self.run.write_status(step=self.step, epoch=self.epoch + 1, loss=loss, eta_s=record["eta_s"])
-        self._window_start = (now, self.step)
+        status = {"step": self.step, "epoch": self.epoch + 1, "loss": loss}
+        if record["eta_s"] is not None:  # unmeasured (first batch of a fit call): keep the last estimate
+            status["eta_s"] = record["eta_s"]
+        self.run.write_status(**status)
+        if self._window_start is not None:
+            self._window_start = (now, self.step)
 
 
 class ValidationScores(keras.callbacks.Callback):

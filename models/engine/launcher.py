@@ -27,7 +27,7 @@ def launch_resume(run: RunDir) -> RunDir:
         return run
     require_resumable(run)
     run.clear_stop()
-    run.write_status(state="queued", message="resuming")
+    run.write_status(state="queued", message="resuming", eta_s=None)  # the stopped run's ETA is stale
     _spawn(run)
     return run
 

@@ -50,7 +50,9 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
     if resume:  # a process killed mid-write leaves its temp files; the checkpoints themselves are whole
         run.remove_stale_temp_files()
     run.clear_stop()
-    run.write_status(state="running", message="preparing data", pid=os.getpid(), started=time.time())
+    run.write_status(
+        state="running", message="preparing data", pid=os.getpid(), started=time.time(), eta_s=None
+    )
     try:
         _fit(run, config, resume=resume, verbose=verbose)
     except DataError as err:
@@ -190,7 +192,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             lineage.before_epoch(model, config, epoch, total_steps)
             n = min(per_epoch - in_epoch, total_steps - step)
             data = prepared.train_factory(epoch).repeat().skip(in_epoch).take(n)
-            monitor.begin_fit(epoch)
+            monitor.begin_fit(epoch, end_step=step + n)
             history = model.fit(
                 data,
                 epochs=epoch + 1,
@@ -211,10 +213,8 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             score = _last(history.history.get(select_by)) if select_by else None
             # Lower is better: the validation loss, or minus the task's own score where it has one.
             judged = -score if score is not None else val_loss
-            epoch_done = monitor.stop_reason in (
-                None,
-                "budget",
-            )  # a user stop mid-epoch is not an evaluation point
+            # A user stop mid-epoch is not an evaluation point (the epoch is evaluated when it ends).
+            epoch_done = monitor.stop_reason in (None, "budget") or monitor.fit_finished
             if judged is not None and epoch_done:
                 if judged < best:
                     best, bad_epochs = judged, 0

@@ -25,7 +25,7 @@ def test_loss_frame_has_train_points_per_step_and_val_points_per_epoch() -> None
     train = frame[frame.series == views.TRAIN_SERIES]
     val = frame[frame.series == views.VAL_SERIES]
     assert train.step.tolist() == [2, 4, 6] and train.loss.tolist() == [0.9, 0.7, 0.5]  # NaN dropped
-    assert val.step.tolist() == [0, 4] and val.loss.tolist() == [0.75, 0.75]  # flat across epoch 1
+    assert val.step.tolist() == [4] and val.loss.tolist() == [0.75]  # at the step it was measured
     assert views.count_points(RECORDS) == 4
     empty = views.loss_frame([])
     assert empty.empty and str(empty.step.dtype) == "int64" and str(empty.loss.dtype) == "float64"
@@ -35,16 +35,31 @@ def test_chart_caption_counts_points_per_run() -> None:
     caption = views.chart_caption({"a": RECORDS, "b": RECORDS[:1]})
     assert caption == "a: 3 train points, 1 val epoch · b: 1 train point, 0 val epochs"
     assert views.chart_caption({}) == "no runs selected"
-    assert views.chart_caption({"a": RECORDS}, numbered=True) == "run 1 = a: 3 train points, 1 val epoch"
 
 
-def test_val_loss_segments_follow_epochs() -> None:
+def test_val_points_sit_at_the_epochs_measured_one_per_epoch() -> None:
     records = [
-        {"kind": "epoch", "step": 10, "val_loss": 0.5},
-        {"kind": "epoch", "step": 20, "val_loss": 0.4},
+        {"kind": "epoch", "step": 7, "epoch": 1, "val_loss": 0.9},  # a stop mid-epoch 1 (older runs)
+        {"kind": "epoch", "step": 10, "epoch": 1, "val_loss": 0.5},  # epoch 1 after the resume
+        {"kind": "epoch", "step": 20, "epoch": 2, "val_loss": 0.4},
     ]
     val = views.loss_frame(records)
-    assert val.step.tolist() == [0, 10, 10, 20] and val.loss.tolist() == [0.5, 0.5, 0.4, 0.4]
+    assert val.step.tolist() == [10, 20] and val.loss.tolist() == [0.5, 0.4]
+
+
+def test_score_frame_has_validation_scores_or_perplexity() -> None:
+    records = [
+        {"kind": "step", "step": 5, "loss": 2.0, "learning_rate": 1e-3},
+        {"kind": "epoch", "step": 5, "epoch": 1, "val_loss": 1.0, "val_accuracy": 0.8, "val_macro_f1": 0.7},
+    ]
+    scores = views.score_frame(records)
+    assert sorted(scores.series) == ["val accuracy", "val macro f1"] and scores.step.tolist() == [5, 5]
+    lm = views.score_frame(records, perplexity=True)
+    assert lm.series.tolist() == ["train perplexity", "val perplexity"]
+    assert lm.value.tolist() == [math.exp(2.0), math.exp(1.0)]
+    rate = views.learning_rate_frame(records)
+    assert rate.step.tolist() == [5] and rate.learning_rate.tolist() == [1e-3]
+    assert views.score_frame([]).empty and views.learning_rate_frame([]).empty
 
 
 def test_overlay_frame_names_series_by_run() -> None:

@@ -134,6 +134,8 @@ def test_stop_request_saves_checkpoint_and_resume_finishes(tmp_path, sentiment_c
     steps = [r["step"] for r in run.metrics() if r.get("kind") == "step"]
     assert steps == sorted(steps) and steps[-1] > stopped_at
     assert any(r.get("event") == "resumed" and r["step"] == stopped_at for r in run.metrics())
+    # One validation point per epoch: the stop mid-epoch measured nothing, the resumed epoch did.
+    assert [r["epoch"] for r in run.metrics() if r.get("kind") == "epoch"] == [1, 2, 3]
     # The TensorBoard copy was rebuilt from the kept records on resume: each step once, as in metrics.jsonl.
     from tests.models.test_tensorboard import assert_same_curves
 

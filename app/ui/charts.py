@@ -1,0 +1,87 @@
+"""Charts the tabs draw: Altair specs built from the views' frames, shown in gr.Plot."""
+
+# Why Altair in gr.Plot and not gr.BarPlot/gr.LinePlot: Gradio 6's native plots patch their data into the
+# chart they already drew and show each update one step late (a second upload kept the first file's
+# histogram; a finished run lacked its last validation point until a reload). gr.Plot embeds the whole
+# spec afresh on every update, so what is drawn is always the frame just sent.
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from app.ui import views
+
+# SVG (not canvas): crisp at any zoom, and the browser tests read the drawn marks and labels.
+_EMBED = {"embedOptions": {"renderer": "svg", "actions": False}}
+PANEL_WIDTH = 300
+PANEL_HEIGHT = 220
+
+
+def bar_chart(frame: pd.DataFrame, x: str, y: str, x_title: str) -> alt.Chart:
+    """Bars in the frame's row order (histogram bins stay in order), labels slanted so they never overlap."""
+    axis = alt.Axis(labelAngle=-40, labelOverlap="greedy", labelLimit=120)
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{x}:N", sort=None, axis=axis, title=x_title),
+            y=alt.Y(f"{y}:Q", title=y),
+            tooltip=[x, y],
+        )
+        .properties(width="container", height=PANEL_HEIGHT, usermeta=_EMBED)
+    )
+
+
+def train_chart(run_id: str, records: list[Mapping[str, Any]], perplexity: bool = False) -> Any:
+    """A run's curves side by side: loss, then validation scores (or perplexity), then the learning rate."""
+    caption = [views.chart_caption({run_id: records})]
+    panels = [_curves(views.loss_frame(records), "loss", "loss", "Loss", subtitle=caption)]
+    scores = views.score_frame(records, perplexity=perplexity)
+    if not scores.empty:
+        name = "perplexity" if perplexity else "score"
+        panels.append(_curves(scores, "value", name, "Perplexity" if perplexity else "Validation scores"))
+    rate = views.learning_rate_frame(records)
+    if not rate.empty:
+        panels.append(
+            alt.Chart(rate, title="Learning rate")
+            .mark_line()
+            .encode(
+                x=alt.X("step:Q", title="step"),
+                y=alt.Y("learning_rate:Q", title="learning rate", axis=alt.Axis(format=".1e")),
+                tooltip=["step", alt.Tooltip("learning_rate:Q", format=".3e")],
+            )
+            .properties(width=PANEL_WIDTH - 60, height=PANEL_HEIGHT)
+        )
+    return alt.hconcat(*panels).resolve_scale(color="independent").properties(usermeta=_EMBED)
+
+
+def overlay_chart(curves: Mapping[str, list[Mapping[str, Any]]]) -> Any:
+    """Loss curves of the selected runs in one panel; the subtitle says which run number is which run."""
+    frame = views.overlay_frame(curves)
+    subtitle = [
+        views.chart_caption({f"run {i} = {run_id}": records})
+        for i, (run_id, records) in enumerate(curves.items(), start=1)
+    ]
+    chart = _curves(frame, "loss", "loss", "Loss of the selected runs", subtitle or ["no runs selected"])
+    return chart.properties(width=2 * PANEL_WIDTH + 120, usermeta=_EMBED)
+
+
+def _curves(frame: pd.DataFrame, y: str, y_title: str, title: str, subtitle: list[str] | None = None) -> Any:
+    """Lines per series; series measured per epoch ("val ...") also get a point at each measurement."""
+    base = alt.Chart(frame).encode(
+        x=alt.X("step:Q", title="step"),
+        y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
+        tooltip=["series", "step", alt.Tooltip(f"{y}:Q", format=".4f")],
+    )
+    measured = "indexof(datum.series, 'val ') >= 0"
+    chart = alt.layer(
+        base.mark_line(),
+        base.transform_filter(measured).mark_point(filled=True, size=40),
+    )
+    heading = alt.Title(title, subtitle=subtitle) if subtitle else alt.Title(title)
+    return chart.properties(title=heading, width=PANEL_WIDTH, height=PANEL_HEIGHT)
