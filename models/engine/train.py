@@ -164,9 +164,10 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             tensorboard=TensorBoardWriter(run, replay=read_jsonl(run.metrics_path) if checkpoint else ()),
         )
         spec = tasks.get(config.task)
-        select_by = spec.select_by if spec.validate and prepared.val_arrays is not None else None
+        scored = spec.validate is not None and prepared.val_arrays is not None
+        select_by = spec.select_by if scored else None
         callbacks: list[Any] = [monitor]
-        if select_by:
+        if scored:  # the task's own scores join each epoch's logs (and its chart), selecting or not
             callbacks.insert(0, ValidationScores(lambda m: spec.validate(m, prepared)))
         bar = ProgressBar(total_steps, start_step) if verbose else None
         if bar:

@@ -81,6 +81,13 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     )
 
 
+def validate(model: Any, data: PreparedData) -> dict[str, float]:
+    """Macro-F1 on the validation split: the curve beside the loss (each epoch) and what a search ranks by."""
+    val_x, val_y = data.val_arrays
+    predictions = np.argmax(model.predict(val_x, batch_size=128, verbose=0), axis=-1)
+    return {"val_macro_f1": classification_metrics(val_y, predictions, data.labels)["macro_f1"]}
+
+
 def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:
     """Label metrics on the test split, and a TF-IDF + logistic-regression baseline fitted on the same
     training split, so a user sees at once whether the neural model earns its keep."""
@@ -89,10 +96,7 @@ def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:
     predictions = np.argmax(logits, axis=-1)
     report = {**classification_metrics(y, predictions, data.labels), "split": "test"}
     if data.val_arrays is not None and len(data.val_arrays[0]):  # what a search ranks by (never the test)
-        val_x, val_y = data.val_arrays
-        val_predictions = np.argmax(model.predict(val_x, batch_size=128, verbose=0), axis=-1)
-        report["val_macro_f1"] = classification_metrics(val_y, val_predictions, data.labels)["macro_f1"]
-        report["val_rows"] = len(val_y)
+        report.update(validate(model, data), val_rows=len(data.val_arrays[1]))
     if data.texts is not None:
         baseline = tfidf_logreg(data.texts["train"], data.texts["val"], data.texts["test"], data.labels)
         report["baseline"] = baseline
@@ -115,4 +119,5 @@ SPEC = TaskSpec(
     finetune_label="Fine-tune a classifier from a run",
     interface=CLASSIFY,
     exportable=True,
+    validate=validate,  # scores only: early stopping and the best checkpoint still follow the val loss
 )

@@ -68,9 +68,10 @@ class TaskSpec:
     finetune_label: str | None = None  # the Train tab's choice to start this task from a pretrained run
     interface: str | None = None  # GENERATE / CLASSIFY / TAG, or None: nothing to play with or export
     exportable: bool = False  # models.export writes a TFLite bundle for its runs
-    # A task whose validation loss is a poor guide to its result (a tagger's loss is mostly the O tag's) scores
-    # the validation split after each epoch; ``select_by`` (one of its keys, higher is better) then picks the
-    # best epoch and drives early stopping instead of the validation loss.
+    # ``validate`` scores the validation split after each epoch (logged and charted beside the loss). A task
+    # whose validation loss is a poor guide to its result (a tagger's loss is mostly the O tag's) also names
+    # ``select_by`` (one of its keys, higher is better), which then picks the best epoch and drives early
+    # stopping instead of the validation loss.
     validate: Validator | None = None
     select_by: str | None = None
 

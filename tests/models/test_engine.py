@@ -62,6 +62,8 @@ def test_classifier_trains_saves_reloads_and_classifies(tmp_path, sentiment_csv)
     saved = run.config()
     assert saved.model.num_classes == 2 and saved.model.vocab_size > 5
     assert run.labels() == ["neg", "pos"]
+    epochs = [r for r in run.metrics() if r.get("kind") == "epoch"]
+    assert len(epochs) == 5 and all(0 <= r["val_macro_f1"] <= 1 for r in epochs)  # the curve beside the loss
 
     report = run.eval_report()
     assert report["accuracy"] > 0.8
