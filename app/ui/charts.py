@@ -19,6 +19,7 @@ from app.ui import views
 _EMBED = {"embedOptions": {"renderer": "svg", "actions": False}}
 PANEL_WIDTH = 300
 PANEL_HEIGHT = 220
+_FROM_ZERO = alt.Scale(domainMin=0)  # every panel's steps from the run's start, aligned side by side
 
 
 def bar_chart(frame: pd.DataFrame, x: str, y: str, x_title: str) -> alt.Chart:
@@ -50,7 +51,7 @@ def train_chart(run_id: str, records: list[Mapping[str, Any]], perplexity: bool 
             alt.Chart(rate, title="Learning rate")
             .mark_line()
             .encode(
-                x=alt.X("step:Q", title="step"),
+                x=alt.X("step:Q", title="step", scale=_FROM_ZERO),
                 y=alt.Y("learning_rate:Q", title="learning rate", axis=alt.Axis(format=".1e")),
                 tooltip=["step", alt.Tooltip("learning_rate:Q", format=".3e")],
             )
@@ -72,8 +73,11 @@ def overlay_chart(curves: Mapping[str, list[Mapping[str, Any]]]) -> Any:
 
 def _curves(frame: pd.DataFrame, y: str, y_title: str, title: str, subtitle: list[str] | None = None) -> Any:
     """Lines per series; series measured per epoch ("val ...") also get a point at each measurement."""
+    heading = alt.Title(title, subtitle=subtitle) if subtitle else alt.Title(title)
+    if frame.empty:  # Vega sizes an empty layered chart without bounds: say why it is empty instead
+        return _message("no points yet", heading)
     base = alt.Chart(frame).encode(
-        x=alt.X("step:Q", title="step"),
+        x=alt.X("step:Q", title="step", scale=_FROM_ZERO),
         y=alt.Y(f"{y}:Q", title=y_title, scale=alt.Scale(zero=False)),
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom", columns=2)),
         tooltip=["series", "step", alt.Tooltip(f"{y}:Q", format=".4f")],
@@ -83,5 +87,14 @@ def _curves(frame: pd.DataFrame, y: str, y_title: str, title: str, subtitle: lis
         base.mark_line(),
         base.transform_filter(measured).mark_point(filled=True, size=40),
     )
-    heading = alt.Title(title, subtitle=subtitle) if subtitle else alt.Title(title)
     return chart.properties(title=heading, width=PANEL_WIDTH, height=PANEL_HEIGHT)
+
+
+def _message(text: str, heading: alt.Title) -> alt.Chart:
+    """A panel holding one line of text, the size of a chart panel."""
+    return (
+        alt.Chart(pd.DataFrame({"message": [text]}))
+        .mark_text(size=14, color="gray")
+        .encode(text="message:N")
+        .properties(title=heading, width=PANEL_WIDTH, height=PANEL_HEIGHT)
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -312,6 +313,56 @@ def test_upload_shows_errors_plainly_then_preview_and_stats(session: dict) -> No
     _shot(page, "data")
 
 
+def _axis_labels(page, selector: str) -> list[str]:
+    """The x-axis tick labels drawn in a chart's SVG (Vega names each axis group in its aria-label)."""
+    axis = f"{selector} svg g.role-axis[aria-label^='X-axis'] g.role-axis-label text"
+    return page.locator(axis).all_text_contents()
+
+
+def _wait_labels(page, selector: str, expected: list[str], timeout: float = 30.0) -> list[str]:
+    """Poll a chart until every one of ``expected`` is among its drawn axis labels."""
+    deadline = time.monotonic() + timeout
+    labels: list[str] = []
+    while time.monotonic() < deadline:
+        labels = _axis_labels(page, selector)
+        if set(expected) <= set(labels):
+            return labels
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{selector} never drew {expected}; it shows {labels}")
+
+
+def _val_points(page, selector: str, series: str = "val loss") -> int:
+    """Points drawn for ``series`` (Vega labels every point with its fields)."""
+    points = page.locator(f"{selector} svg path[aria-roledescription=point]")
+    return sum(
+        1
+        for label in points.evaluate_all("ps => ps.map(p => p.getAttribute('aria-label'))")
+        if label and f"series: {series}" in label
+    )
+
+
+def test_a_second_upload_redraws_the_histogram_with_its_own_bins(session: dict) -> None:
+    from app.ui import views
+
+    page, base = session["page"], session["base"]
+    short, long = base / "short_texts.csv", base / "long_texts.csv"
+    short.write_text("text,label\n" + "".join(f"{'ab' * (2 + i % 3)},{i % 2}\n" for i in range(60)))
+    long.write_text("text,label\n" + "".join(f"{'x' * (300 + i % 7)},{i % 2}\n" for i in range(60)))
+    for path in (short, long, short):  # each upload must show its own bins, not the previous file's
+        _upload(page, path)
+        bins = views.length_histogram_frame(pd_read(path))["length"].tolist()
+        labels = _wait_labels(page, "#data-lengths", bins)
+        other = long if path == short else short
+        assert not set(views.length_histogram_frame(pd_read(other))["length"]) & set(labels), labels
+    _upload(page, _write_dataset(base / "tiny_spam.csv"))  # as the tests after this one expect
+
+
+def pd_read(path: Path):
+    import pandas as pd
+
+    return pd.read_csv(path)
+
+
 def test_after_an_error_nothing_of_the_previous_file_shows_and_names_stay_the_users(session: dict) -> None:
     page, base = session["page"], session["base"]
     page.get_by_role("tab", name="Data").click()
@@ -397,13 +448,33 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     points_at_stop = _points(page)
 
     page.locator("#train-resume").click()
-    _wait_text(page, "#train-progress", r"completed", timeout=180)
+    # While the resumed run prepares data and compiles nothing is timed: no stale or wild ETA is shown.
+    seen, deadline = [], time.monotonic() + 180
+    while "completed" not in (text := _text(page, "#train-progress")) and time.monotonic() < deadline:
+        seen.append(text)
+        page.wait_for_timeout(200)
+    assert "completed" in text, text
+    early = [t for t in seen if re.search(r"resuming|preparing data", t) and re.search(r"ETA \d", t)]
+    assert not early, early[:3]
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any(r.get("event") == "resumed" and r["step"] == stopped_at for r in records)
     assert max(r["step"] for r in records) > stopped_at
     page.wait_for_timeout(1500)
     assert _points(page) > points_at_stop
     assert (run / "model.keras").is_file() and (run / "eval.json").is_file()
+    # The finished run's chart holds every validation point, the last one included, without a reload;
+    # and the Stop + Resume added none: one point per epoch, each at the step its epoch ended.
+    epochs = [r for r in records if r.get("kind") == "epoch"]
+    assert [r["epoch"] for r in epochs] == list(range(1, len(epochs) + 1)), epochs
+    deadline = time.monotonic() + 30
+    while _val_points(page, "#train-chart") != len(epochs) and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert _val_points(page, "#train-chart") == len(epochs) > 0
+    assert _val_points(page, "#train-chart", "val macro f1") == len(epochs)  # the curve beside the loss
+    labels = page.locator("#train-chart svg path[aria-roledescription=point]").evaluate_all(
+        "ps => ps.map(p => p.getAttribute('aria-label'))"
+    )
+    assert f"step: {epochs[-1]['step']}; loss:" in " ".join(labels), labels
     _shot(page, "train")
 
     # Resume on the completed run is refused with a message; its history stays as it is.
@@ -489,6 +560,13 @@ def test_export_and_download_bundle(session: dict) -> None:
 
 def test_restart_finds_the_run(session: dict) -> None:
     page, run = session["page"], _cli_run(session, CLI_RUN_NAME)
+    _cli_run(session, "lm")
+    # A third run on disk (a copy of the classifier's), so the overlay has three runs to draw.
+    copy = run.parent / f"{run.name}-copy"
+    if not copy.exists():
+        shutil.copytree(run, copy)
+        config = json.loads((copy / "config.json").read_text())
+        (copy / "config.json").write_text(json.dumps({**config, "name": f"{CLI_RUN_NAME}-copy"}))
     session["app"].stop()
     session["app"] = AppProcess(session["workspace"])
     page.goto(session["app"].url)
@@ -498,3 +576,28 @@ def test_restart_finds_the_run(session: dict) -> None:
     _wait_text(page, "#runs-selected", re.escape(run.name))
     page.wait_for_timeout(1500)  # let the overlay chart draw before the screenshot
     _shot(page, "runs")
+    # Every selected run is drawn (one legend entry per run and curve); clearing the selection empties it.
+    selected = page.locator("#runs-selected .token").count()
+    legend = _wait_legend(
+        page, "#runs-chart", lambda names: len({n.split(" · ")[0] for n in names}) == selected
+    )
+    # (a linear run is fitted in closed form: a val point, no train curve)
+    assert {n.split(" · ")[0] for n in legend} == {f"run {i}" for i in range(1, selected + 1)}, legend
+    assert selected >= 3, "the session trains three runs: all three are compared by default"
+    while page.locator("#runs-selected .token-remove").count():
+        page.locator("#runs-selected .token-remove").first.click()
+        page.wait_for_timeout(300)
+    _wait_legend(page, "#runs-chart", lambda names: not names)
+    assert "no runs selected" in page.locator("#runs-chart svg.marks").text_content()
+
+
+def _wait_legend(page, selector: str, done, timeout: float = 30.0) -> list[str]:
+    """Poll a chart's legend until ``done(names)`` holds; returns the names."""
+    deadline = time.monotonic() + timeout
+    names: list[str] = []
+    while time.monotonic() < deadline:
+        names = page.locator(f"{selector} svg g.role-legend-label text").all_text_contents()
+        if done(names):
+            return names
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{selector}'s legend stayed {names}")

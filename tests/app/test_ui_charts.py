@@ -35,6 +35,12 @@ def test_train_chart_has_loss_scores_and_learning_rate_panels() -> None:
 def test_train_chart_of_a_new_run_is_the_loss_panel_alone() -> None:
     spec = _spec(charts.train_chart("run-b", []))
     assert len(spec["hconcat"]) == 1
+    assert _values(spec) == [{"message": "no points yet"}]  # not an empty chart Vega cannot size
+
+
+def test_overlay_of_no_runs_says_so() -> None:
+    spec = _spec(charts.overlay_chart({}))
+    assert "no runs selected" in json.dumps(spec["title"]) and _values(spec) == [{"message": "no points yet"}]
 
 
 def test_language_model_curves_are_perplexity() -> None:
