@@ -100,7 +100,7 @@ def build(workspace: str) -> dict[str, Any]:
     demo.input(on_demo, [demo], outputs)
     for control in (text_col, label_col, text_mode, sheet, merge_case):
         control.input(on_columns, [dataset, text_col, label_col, text_mode, sheet, merge_case], outputs)
-    return {"dataset": dataset, "demo": demo, "initial": (on_demo, [demo], outputs)}
+    return {"dataset": dataset, "demo": demo, "outputs": outputs, "initial": (on_demo, [demo], outputs)}
 
 
 def load_upload(path: str, workspace: str) -> tuple:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from data.errors import DataError
@@ -64,6 +65,7 @@ class TrainForm:
     val_fraction: float = 0.1  # Advanced: the split (shares of the rows) and one seed for split and training
     test_fraction: float = 0.1
     seed: int = 1337
+    base_run: str = ""  # "Train again with these settings": the run whose config.json the form starts from
 
 
 def run_config(workspace: str, dataset: dict[str, Any] | None, form: TrainForm) -> RunConfig:
@@ -74,13 +76,96 @@ def run_config(workspace: str, dataset: dict[str, Any] | None, form: TrainForm) 
     dataset = dataset or {}
     if not dataset.get("path"):
         raise DataError("no dataset is loaded", hint="pick or upload one on the Data tab first.")
-    config = RunConfig(task=task, workspace=workspace)
-    config.apply_overrides(_form_values(config, dataset, form, task, finetune))  # the form as it shows
+    if form.base_run:
+        config = _again(workspace, dataset, form, task, finetune)
+    else:
+        config = RunConfig(task=task, workspace=workspace)
+        config.apply_overrides(_form_values(config, dataset, form, task, finetune))  # the form as it shows
     if form.recipe and has_recipe(config):
         # The recipe's choices replace what the form shows, except the fields the user edited (the CLI's
         # flags given); with nothing to choose from (no readable data yet) the form's values stand.
         choose(config, keep=own_settings(form))
     return config
+
+
+def _again(workspace: str, dataset: dict[str, Any], form: TrainForm, task: str, finetune: bool) -> RunConfig:
+    """The base run's whole config (settings the form has no field for included) with the fields the user
+    changed since the form showed it: only those, so an untouched form trains the same settings again."""
+    from models.run_dir import RunDir
+
+    base = RunDir(form.base_run).config()
+    shown = TrainForm(**{**form_of(base), "base_run": form.base_run})
+    before = _form_values(base, dataset_of(base), shown, base.task, bool(base.finetune.from_run))
+    now = _form_values(base, dataset, form, task, finetune)
+    base.task, base.workspace, base.name, base.recipe = task, workspace, "", []
+    if not finetune:
+        base.finetune.from_run = None
+    base.apply_overrides({key: value for key, value in now.items() if value != before.get(key)})
+    return base
+
+
+def form_of(config: RunConfig) -> dict[str, Any]:
+    """A run's settings as Train-form field values (TrainForm's fields, 'train again with these settings')."""
+    from models.architecture.presets import PRESET_NAMES
+
+    spec = tasks.get(config.task)
+    finetune = bool(config.finetune.from_run) and spec.fine_tunable
+    return {
+        "task_label": spec.finetune_label if finetune else spec.label,
+        "kind": config.model.kind,
+        "preset": config.model.preset or PRESET_NAMES[0],  # explicit sizes stay the base run's (see _again)
+        "backend": config.backend,
+        "precision": config.precision,
+        "tokenizer": config.tokenizer.kind,
+        "epochs": config.train.epochs,
+        "batch_size": config.train.batch_size,
+        "learning_rate": config.train.learning_rate,
+        "seq_len": config.model.seq_len,
+        "max_steps": config.train.max_steps or 0,
+        "log_every": config.train.log_every,
+        "from_run": config.finetune.from_run if finetune else None,
+        "name": "",
+        "recipe": False,  # the run's settings as they were, not chosen again
+        "own": [],
+        "val_fraction": config.data.val_fraction,
+        "test_fraction": config.data.test_fraction,
+        "seed": config.train.seed,
+    }
+
+
+def dataset_of(config: RunConfig) -> dict[str, Any]:
+    """The Data-tab dataset fields a run's config names (what the form reads of the Data tab)."""
+    data = config.data
+    return {
+        "path": data.path,
+        "text_column": data.text_column,
+        "label_column": data.label_column,
+        "text_mode": data.text_mode,
+        "sheet": data.sheet,
+        "merge_label_case": data.merge_label_case,
+    }
+
+
+def differs_from_shown(
+    config: RunConfig, run_id: str, dataset: dict[str, Any] | None, task_label: str
+) -> str:
+    """A note when Start would train other data or another task than the run shown below; "" when not."""
+    task, finetune = TASK_CHOICES.get(task_label, (tasks.default().name, False))
+    path = (dataset or {}).get("path")
+    same_data = bool(path) and _same_file(path, config.data.path)
+    if same_data and task == config.task and finetune == bool(config.finetune.from_run):
+        return ""
+    theirs = form_of(config)["task_label"]
+    start = f"a {task_label} on `{(dataset or {}).get('name') or Path(path).name}`" if path else "nothing yet"
+    return (
+        f"**Start trains {start}**, not what the run shown below used (`{run_id}`: {theirs} on "
+        f"`{Path(config.data.path).name}`). **Train again with these settings** loads that run's data and "
+        "settings into the form."
+    )
+
+
+def _same_file(a: str, b: str) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def own_settings(form: TrainForm) -> set[str]:

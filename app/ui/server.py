@@ -20,6 +20,8 @@ THEME = gr.themes.Default(
 CSS = """
 .textlab-error { border-left: 4px solid #dc2626; background: #fef2f2; color: #7f1d1d; padding: 8px 12px;
   border-radius: 4px; }
+.textlab-note { border-left: 4px solid #d97706; background: #fffbeb; color: #78350f; padding: 8px 12px;
+  border-radius: 4px; }
 """
 
 
@@ -35,7 +37,7 @@ def build_app(workspace: str) -> gr.Blocks:
             with gr.Tab("Data", id="data", elem_id="tab-data"):
                 data = data_tab.build(workspace)
             with gr.Tab("Train", id="train", elem_id="tab-train") as train_page:
-                train = train_tab.build(workspace, data["dataset"])
+                train = train_tab.build(workspace, data["dataset"], data["outputs"])
             with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_page:
                 runs = runs_tab.build(workspace)
             with gr.Tab("Playground", id="playground", elem_id="tab-playground") as play_page:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any
 
 import gradio as gr
 
 from app.ui import charts, forms, views
+from app.ui.data_tab import load_view
 from data.config import TOKENIZER_KINDS
 from data.errors import DataError
 from models.architecture.presets import PRESET_NAMES
@@ -15,8 +17,11 @@ from models.config import BACKENDS, MODEL_KINDS, PRECISIONS
 from models.run_dir import ACTIVE_STATES, RunDir, list_runs
 
 
-def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
-    """Lay out the Train tab inside the current gr.Tab; returns the components other tabs use."""
+def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[str, Any]:
+    """Lay out the Train tab inside the current gr.Tab; returns the components other tabs use.
+
+    ``data_outputs``: the Data tab's outputs (data_tab.load_view's), which "train again" loads a run's data into.
+    """
     data_info = gr.Markdown("No dataset yet: pick one on the **Data** tab.", elem_id="train-data")
     with gr.Row():
         task = gr.Dropdown(
@@ -79,14 +84,18 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
             elem_id="train-search-info",
         )
     error = gr.Markdown(visible=False, elem_id="train-error", elem_classes=["textlab-error"])
-    watched = gr.Dropdown([], label="Run shown below", elem_id="train-run")
+    differs = gr.Markdown(visible=False, elem_id="train-differs", elem_classes=["textlab-note"])
+    with gr.Row(equal_height=True):
+        watched = gr.Dropdown([], label="Run shown below", elem_id="train-run", scale=4)
+        again = gr.Button("Train again with these settings", elem_id="train-again", scale=1)
+    base = gr.State("")  # the run "train again" loaded (forms.TrainForm.base_run)
     progress = gr.Markdown(views.progress_markdown(None, {}, []), elem_id="train-progress")
     chart = gr.Plot(label="Training curves", elem_id="train-chart")
     seen = gr.State("")  # what the chart shows, so unchanged ticks do not redraw it
     timer = gr.Timer(1.0)
 
     form_inputs = [task, kind, preset, backend, precision, tokenizer, epochs, batch, lr, seq_len, max_steps]
-    form_inputs += [log_every, from_run, name, recipe, own, val_fraction, test_fraction, seed]
+    form_inputs += [log_every, from_run, name, recipe, own, val_fraction, test_fraction, seed, base]
     # Train-form fields the recipe fills in, by their RunConfig OVERRIDES key (forms.recipe_fields).
     recipe_widgets = {"kind": kind, "preset": preset, "tokenizer": tokenizer, "epochs": epochs}
     recipe_widgets |= {"batch_size": batch, "learning_rate": lr, "seq_len": seq_len}
@@ -168,25 +177,71 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         chosen = forms.recipe_fields(config)
         return [gr.skip() if key in form.own else chosen[key] for key in recipe_widgets]
 
+    def on_again(path: str | None) -> tuple:
+        """The shown run's data into the Data tab and its settings into the form (forms.form_of)."""
+        if not path:
+            message = views.error_markdown("Pick a run to train again.")
+            return (
+                gr.update(value=message, visible=True),
+                *[gr.skip()] * (len(data_outputs) + len(form_inputs)),
+            )
+        config = RunDir(path).config()
+        data = forms.dataset_of(config)
+        if not os.path.isfile(data["path"]):
+            message = views.error_markdown(
+                DataError(
+                    "is not there any more, so that run cannot be trained again as it was.",
+                    file=data["path"],
+                    hint="put the file back, or load another on the Data tab and set the form by hand.",
+                )
+            )
+            return (
+                gr.update(value=message, visible=True),
+                *[gr.skip()] * (len(data_outputs) + len(form_inputs)),
+            )
+        view = load_view(
+            data["path"],
+            data["text_column"],
+            data["label_column"],
+            data["text_mode"] or "corpus",
+            sheet=data["sheet"],
+            merge=bool(data["merge_label_case"]),
+        )
+        fields = {**forms.form_of(config), "base_run": path}
+        values = [fields[f.name] for f in dataclasses.fields(forms.TrainForm)]
+        return (gr.update(visible=False), *view, *values)
+
+    def on_differs(path: str | None, data: dict | None, label: str) -> Any:
+        if not path:
+            return gr.update(visible=False)
+        run = RunDir(path)
+        note = forms.differs_from_shown(run.config(), run.id, data, label)
+        return gr.update(value=note, visible=bool(note))
+
     def on_own(owned: list[str], key: str) -> list[str]:
         return sorted(set(owned) | {key})
 
-    def on_dataset(data: dict | None) -> tuple:
+    def on_dataset(data: dict | None, again_from: str) -> tuple:
         if not data:
             return "No dataset yet: pick one on the **Data** tab.", gr.update()
         columns = f"text column `{data['text_column']}`" if data.get("text_column") else "plain text"
         if data.get("label_column"):
             columns += f", label column `{data['label_column']}` ({data['num_classes']} classes)"
         info = f"**Dataset:** `{data['name']}` · {data['rows']} rows · {columns}"
+        if again_from and data["path"] == RunDir(again_from).config().data.path:
+            return info, gr.skip()  # "train again" set the task with the data
         return info, forms.default_task_label(bool(data.get("labelled")))
 
-    def on_task(label: str) -> Any:
+    def on_task(label: str, current: str | None) -> Any:
         if not forms.is_finetune(label):
             return gr.update(visible=False)
         choices = views.run_choices(list_runs(workspace), forms.parent_tasks())
-        return gr.update(visible=True, choices=choices, value=choices[0][1] if choices else None)
+        keep = current in [value for _, value in choices]  # e.g. the parent "train again" set
+        return gr.update(
+            visible=True, choices=choices, value=current if keep else choices[0][1] if choices else None
+        )
 
-    dataset.change(on_dataset, [dataset], [data_info, task])
+    dataset.change(on_dataset, [dataset, base], [data_info, task])
     for key, widget in recipe_widgets.items():
         widget.input(lambda owned, key=key: on_own(owned, key), [own], [own])
     recipe.change(lambda on, owned: [] if on else owned, [recipe, own], [own])  # on again: all re-chosen
@@ -198,7 +253,16 @@ def build(workspace: str, dataset: gr.State) -> dict[str, Any]:
         show_progress="hidden",
         trigger_mode="always_last",
     )
-    task.change(on_task, [task], [from_run])
+    task.change(on_task, [task, from_run], [from_run])
+    again.click(on_again, [watched], [error, *data_outputs, *form_inputs])
+    gr.on(
+        [watched.change, dataset.change, task.change],
+        on_differs,
+        [watched, dataset, task],
+        [differs],
+        show_progress="hidden",
+        trigger_mode="always_last",
+    )
     gr.on(
         [c.change for c in (dataset, *form_inputs)],
         on_estimate,

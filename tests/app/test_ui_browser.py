@@ -601,3 +601,40 @@ def _wait_legend(page, selector: str, done, timeout: float = 30.0) -> list[str]:
             return names
         page.wait_for_timeout(250)
     raise AssertionError(f"{selector}'s legend stayed {names}")
+
+
+def test_after_a_reload_start_cannot_silently_train_other_data_than_the_run_shown(session: dict) -> None:
+    page, workspace = session["page"], session["workspace"]
+    lm = _cli_run(session, "lm")
+    page.goto(session["app"].url)  # a reload: the form is back on its defaults and the demo data
+    page.get_by_role("tab", name="Train").click()
+    _pick(page, "#train-run", lm.name)
+    note = _wait_text(page, "#train-differs", re.escape(lm.name))
+    assert "tiny_corpus.txt" in note and "Train again with these settings" in note, note
+    page.locator("#train-again").click()
+    _wait_text(page, "#train-data", r"tiny_corpus\.txt")
+    sync_api.expect(page.locator("#train-differs")).to_be_hidden(timeout=30_000)
+    source = json.loads((lm / "config.json").read_text())
+    assert page.locator("#train-task input").input_value() == "Language model (generate text)"
+    assert page.locator("#train-seq input[type=number]").input_value() == str(source["model"]["seq_len"])
+    assert page.locator("#train-max-steps input[type=number]").input_value() == "40"
+    assert not page.locator("#train-recipe").get_by_role("checkbox").is_checked()
+    page.get_by_role("tab", name="Data").click()
+    _wait_text(page, "#data-source", r"tiny_corpus\.txt")
+    # Start now trains that run's data and settings, as a new run.
+    page.get_by_role("tab", name="Train").click()
+    before = {p.name for p in (workspace / "runs").iterdir()}
+    page.locator("#train-start").click()
+    deadline = time.monotonic() + 60
+    while (
+        not (new := {p.name for p in (workspace / "runs").iterdir()} - before) and time.monotonic() < deadline
+    ):
+        page.wait_for_timeout(250)
+    assert len(new) == 1, new
+    run = workspace / "runs" / new.pop()
+    config = json.loads((run / "config.json").read_text())
+    assert (config["task"], config["data"]["path"]) == (source["task"], source["data"]["path"])
+    assert config["model"] == {**source["model"], "vocab_size": config["model"]["vocab_size"]}
+    assert config["train"] == source["train"]
+    page.locator("#train-stop").click()
+    _wait_text(page, "#train-progress", r"stopped|completed", timeout=120)

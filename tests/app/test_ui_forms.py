@@ -9,6 +9,8 @@ import pytest
 from app.cli import build_parser, config_from_args
 from app.ui import forms
 from data.errors import DataError
+from models.config import RunConfig
+from models.run_dir import RunDir
 
 DATASET = {"path": "/data/sms.csv", "text_column": "text", "label_column": "label", "text_mode": None}
 
@@ -178,3 +180,51 @@ def test_a_workbook_sheet_and_label_merging_chosen_on_the_data_tab_reach_the_run
         "--workspace", str(tmp_path), "train", "--data", str(path), "--sheet", "Reviews", "--merge-label-case"
     )
     assert (cli.data.sheet, cli.data.merge_label_case) == (config.data.sheet, config.data.merge_label_case)
+
+
+def _finished_run(tmp_path: Path) -> tuple[str, RunConfig]:
+    """A run directory as training leaves it, with settings the Train form has no field for."""
+    config = _cli(
+        "--workspace", str(tmp_path), "train", "--data", "/data/sms.csv", "--model", "crf",
+        "--tokenizer", "word_features", "--epochs", "7", "--batch-size", "12", "--split-seed", "5",
+        "--seed", "9", "--name", "tagger-ish",
+    )  # fmt: skip
+    config.tokenizer.word_slots = ["w", "x"]
+    config.model.dropout = 0.3
+    config.model.vocab_size, config.model.num_classes = 321, 2  # set by training, recomputed next time
+    return str(RunDir.create(config).path), config
+
+
+def test_train_again_untouched_gives_the_same_settings(tmp_path: Path) -> None:
+    path, source = _finished_run(tmp_path)
+    shown = forms.form_of(source)
+    assert shown["recipe"] is False and shown["epochs"] == 7 and shown["kind"] == "crf"
+    form = forms.TrainForm(**{**shown, "base_run": path})
+    again = forms.run_config(str(tmp_path), forms.dataset_of(source), form)
+    expected = RunConfig.from_dict(source.to_dict())
+    expected.name, expected.recipe = "", []
+    assert again.to_dict() == expected.to_dict()  # word slots, dropout and both seeds included
+
+
+def test_train_again_applies_only_what_the_user_changed(tmp_path: Path) -> None:
+    path, source = _finished_run(tmp_path)
+    form = forms.TrainForm(**{**forms.form_of(source), "base_run": path, "epochs": 2})
+    other = {**forms.dataset_of(source), "path": "/data/other.csv"}
+    again = forms.run_config(str(tmp_path), other, form)
+    assert again.train.epochs == 2 and again.data.path == "/data/other.csv"
+    assert again.tokenizer.word_slots == ["w", "x"] and again.model.dropout == 0.3
+    assert (again.data.seed, again.train.seed, again.train.batch_size) == (5, 9, 12)
+
+
+def test_the_form_says_when_start_would_train_other_data_than_the_run_shown(tmp_path: Path) -> None:
+    _, source = _finished_run(tmp_path)
+    same = forms.differs_from_shown(
+        source, "run-1", {"path": "/data/sms.csv", "name": "sms.csv"}, "Classifier"
+    )
+    assert same == ""
+    note = forms.differs_from_shown(source, "run-1", {"path": "/data/b.txt", "name": "b.txt"}, "Classifier")
+    assert "`b.txt`" in note and "`sms.csv`" in note and "run-1" in note
+    other_task = forms.differs_from_shown(
+        source, "run-1", {"path": "/data/sms.csv"}, forms.default_task_label(False)
+    )
+    assert "Train again with these settings" in other_task
