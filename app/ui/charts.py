@@ -71,6 +71,45 @@ def overlay_chart(curves: Mapping[str, list[Mapping[str, Any]]]) -> Any:
     return chart.properties(width=2 * PANEL_WIDTH + 120, usermeta=_EMBED)
 
 
+def evaluation_chart(report: Mapping[str, Any] | None) -> Any:
+    """The test report as charts: the confusion matrix as a heatmap (rows: true labels, shaded by the share
+    of each true label's examples, so a rare class's errors show) and F1 per class as bars."""
+    cells, f1 = views.confusion_cells_frame(report), views.per_class_f1_frame(report)
+    panels = []
+    if not cells.empty:
+        order = list(dict.fromkeys(cells["true"]))
+        side = min(PANEL_HEIGHT * 2, max(PANEL_HEIGHT, 28 * len(order)))
+        base = alt.Chart(cells, title="Confusion matrix (test split)").encode(
+            x=alt.X(
+                "predicted:N", sort=order, title="predicted", axis=alt.Axis(labelAngle=-40, labelLimit=120)
+            ),
+            y=alt.Y("true:N", sort=order, title="true label", axis=alt.Axis(labelLimit=120)),
+        )
+        heat = base.mark_rect().encode(
+            color=alt.Color("share:Q", title="share of row", scale=alt.Scale(scheme="blues", domain=[0, 1])),
+            tooltip=["true", "predicted", "count", alt.Tooltip("share:Q", format=".1%")],
+        )
+        counts = base.mark_text(baseline="middle").encode(
+            text="count:Q",
+            color=alt.condition(alt.datum.share > 0.5, alt.value("white"), alt.value("black")),
+        )
+        panels.append((heat + counts).properties(width=side, height=side))
+    if not f1.empty:
+        panels.append(
+            alt.Chart(f1, title="F1 per class (test split)")
+            .mark_bar()
+            .encode(
+                x=alt.X("f1:Q", title="F1", scale=alt.Scale(domain=[0, 1])),
+                y=alt.Y("label:N", sort=None, title=None, axis=alt.Axis(labelLimit=160)),
+                tooltip=["label", alt.Tooltip("f1:Q", format=".3f"), "support"],
+            )
+            .properties(width=PANEL_WIDTH, height=min(PANEL_HEIGHT * 2, max(60, 22 * len(f1))))
+        )
+    if not panels:
+        return None
+    return alt.hconcat(*panels).resolve_scale(color="independent").properties(usermeta=_EMBED)
+
+
 def _curves(frame: pd.DataFrame, y: str, y_title: str, title: str, subtitle: list[str] | None = None) -> Any:
     """Lines per series; series measured per epoch ("val ...") also get a point at each measurement."""
     heading = alt.Title(title, subtitle=subtitle) if subtitle else alt.Title(title)

@@ -8,7 +8,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui import views
+from app.ui import charts, views
 from data.errors import DataError
 from models import tasks
 from models.run_dir import RunDir, list_runs
@@ -51,8 +51,8 @@ def build(workspace: str) -> dict[str, Any]:
         tag_button = gr.Button("Tag", variant="primary", elem_id="play-tag")
         tags = gr.HighlightedText(label="Tags", elem_id="play-tags")
     report = gr.Markdown(elem_id="play-report")
-    confusion = gr.Dataframe(
-        label="Confusion matrix (test split)", interactive=False, visible=False, elem_id="play-confusion"
+    confusion = gr.Plot(
+        label="Confusion matrix and F1 per class (test split)", visible=False, elem_id="play-confusion"
     )
 
     def on_refresh(current: str | None) -> Any:
@@ -76,9 +76,7 @@ def build(workspace: str) -> dict[str, Any]:
             gr.update(visible=interface == CLASSIFY),
             gr.update(visible=interface == TAG),
             views.eval_markdown(report),
-            gr.update(
-                value=views.confusion_frame(report), visible=bool(report and "confusion_matrix" in report)
-            ),
+            gr.update(value=(chart := charts.evaluation_chart(report)), visible=chart is not None),
         )
 
     def on_classify(path: str | None, sentence: str) -> tuple:
@@ -130,7 +128,13 @@ def build(workspace: str) -> dict[str, Any]:
     text.submit(on_classify, [run, text], [probs, error])
     tag_button.click(on_tag, [run, sentence], [tags, error])
     generate.click(on_generate, [run, prompt, temperature, top_k, top_p, max_tokens], [output, error])
-    return {"refresh": (on_refresh, [run], [run])}
+
+    def on_shown(current: str | None) -> tuple:
+        """The run list refreshed and the picked run's report redrawn (a plot drawn while hidden stays blank)."""
+        choices = on_refresh(current)
+        return choices, *on_run(choices.get("value"))
+
+    return {"refresh": (on_refresh, [run], [run]), "shown": (on_shown, [run], [run, *shown])}
 
 
 def _loaded(path: str | None) -> Any:

@@ -1,4 +1,4 @@
-"""Runs tab: every run found on disk in a table, and the loss curves of the selected runs overlaid."""
+"""Runs tab: every run found on disk in a table; the selected runs' loss curves overlaid, their settings diffed."""
 
 from __future__ import annotations
 
@@ -27,10 +27,18 @@ def build(workspace: str) -> dict[str, Any]:
     )
     selected = gr.Dropdown([], multiselect=True, label="Compare runs (loss curves)", elem_id="runs-selected")
     overlay = gr.Plot(label="Loss", elem_id="runs-chart")
+    diff = gr.Dataframe(
+        label="Settings that differ between the selected runs (numbered as in the chart)",
+        interactive=False,
+        wrap=True,
+        elem_id="runs-diff",
+    )
 
-    def on_select(paths: list[str] | None) -> Any:
-        curves = {RunDir(p).id: RunDir(p).metrics() for p in paths or []}
-        return charts.overlay_chart(curves)
+    def on_select(paths: list[str] | None) -> tuple:
+        runs = [RunDir(p) for p in paths or []]
+        curves = {run.id: run.metrics() for run in runs}
+        configs = {f"run {i}": _settings(run) for i, run in enumerate(runs, start=1)}
+        return charts.overlay_chart(curves), views.config_diff_frame(configs)
 
     def on_refresh(current: list[str] | None) -> tuple:
         runs = list_runs(workspace)
@@ -43,9 +51,18 @@ def build(workspace: str) -> dict[str, Any]:
             f"{len(runs)} {noun} in `{where}`",
             views.runs_frame(runs),
             gr.update(choices=choices, value=keep),
-            on_select(keep),
+            *on_select(keep),
         )
 
-    refresh.click(on_refresh, [selected], [count, table, selected, overlay])
-    selected.input(on_select, [selected], [overlay])
-    return {"refresh": (on_refresh, [selected], [count, table, selected, overlay])}
+    outputs = [count, table, selected, overlay, diff]
+    refresh.click(on_refresh, [selected], outputs)
+    selected.input(on_select, [selected], [overlay, diff])
+    return {"refresh": (on_refresh, [selected], outputs)}
+
+
+def _settings(run: RunDir) -> dict[str, Any]:
+    """The run's config.json as a dict; a file that cannot be read is shown as such, not raised."""
+    try:
+        return run.config().to_dict()
+    except (OSError, ValueError) as err:
+        return {"config.json": f"unreadable ({err.__class__.__name__})"}

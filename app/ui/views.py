@@ -91,6 +91,41 @@ def overlay_frame(curves: Mapping[str, Iterable[Mapping[str, Any]]]) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
+# Config fields that say nothing about how two runs differ (where they live, why a recipe chose).
+_DIFF_SKIP = ("workspace", "recipe")
+
+
+def config_diff_frame(configs: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """The config.json fields that differ between runs: a row per dotted field, a column per run ("run 1")."""
+    flat = {label: _flatten(config) for label, config in configs.items()}
+    keys = sorted({key for fields in flat.values() for key in fields if not key.startswith(_DIFF_SKIP)})
+    rows = [
+        [key, *values]
+        for key in keys
+        if len(set(values := [_cell(fields.get(key)) for fields in flat.values()])) > 1
+    ]
+    return pd.DataFrame(rows, columns=["setting", *flat])
+
+
+def _flatten(config: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, Mapping):
+            fields |= _flatten(value, f"{prefix}{key}.")
+        else:
+            fields[f"{prefix}{key}"] = value
+    return fields
+
+
+def _cell(value: Any) -> str:
+    """A config value as the diff table shows it ('' for unset)."""
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
 def count_points(records: Iterable[Mapping[str, Any]]) -> int:
     """Logged train-loss steps plus evaluated epochs: what the loss chart shows."""
     return len(loss_frame(records))
@@ -281,15 +316,24 @@ def baseline_text(report: Mapping[str, Any] | None) -> str:
     )
 
 
-def confusion_frame(report: Mapping[str, Any] | None) -> pd.DataFrame:
-    """Confusion matrix with label names: rows are true labels, columns predicted labels."""
+def confusion_cells_frame(report: Mapping[str, Any] | None) -> pd.DataFrame:
+    """The confusion matrix as cells (true, predicted, count, share of the true label's examples)."""
+    columns = ["true", "predicted", "count", "share"]
     if not report or "confusion_matrix" not in report:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=columns)
     labels = [str(label) for label in report.get("labels", [])]
-    matrix = report["confusion_matrix"]
-    frame = pd.DataFrame(matrix, columns=[f"pred: {label}" for label in labels])
-    frame.insert(0, "true \\ predicted", labels)
-    return frame
+    rows = []
+    for true, counts in zip(labels, report["confusion_matrix"], strict=True):
+        total = sum(counts) or 1
+        rows += [[true, predicted, int(n), n / total] for predicted, n in zip(labels, counts, strict=True)]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def per_class_f1_frame(report: Mapping[str, Any] | None) -> pd.DataFrame:
+    """F1 and support per class (or entity type) of an eval.json report, in the report's order."""
+    per_class = (report or {}).get("per_class") or {}
+    rows = [[str(label), float(m["f1"]), int(m["support"])] for label, m in per_class.items()]
+    return pd.DataFrame(rows, columns=["label", "f1", "support"])
 
 
 def export_markdown(report: Mapping[str, Any]) -> str:

@@ -502,7 +502,14 @@ def test_playground_classifies_with_probabilities_and_report(session: dict) -> N
     _pick(page, "#play-run", run.name)
     _wait_text(page, "#play-info", re.escape(run.name))
     _wait_text(page, "#play-report", r"accuracy")
-    assert page.locator("#play-confusion").get_by_text("pred: spam").count() > 0
+    # The test report drawn: the confusion matrix as a heatmap (a cell per true/predicted pair) and F1 bars.
+    _wait_text(page, "#play-confusion", r"F1 per class")
+    cells = page.locator("#play-confusion svg path[aria-roledescription='rect mark']").evaluate_all(
+        "ps => ps.map(p => p.getAttribute('aria-label'))"
+    )
+    assert len(cells) == 4 and any("predicted: ham; true label: spam" in c for c in cells), cells
+    bars = page.locator("#play-confusion svg path[aria-roledescription=bar]").count()
+    assert bars == 2  # F1 of ham and of spam
     page.locator("#play-text textarea").fill("claim your cash reward today 99")
     page.locator("#play-classify").click()
     probs = _wait_text(page, "#play-probs", r"\d+(\.\d+)?%", timeout=90)
@@ -584,11 +591,16 @@ def test_restart_finds_the_run(session: dict) -> None:
     # (a linear run is fitted in closed form: a val point, no train curve)
     assert {n.split(" · ")[0] for n in legend} == {f"run {i}" for i in range(1, selected + 1)}, legend
     assert selected >= 3, "the session trains three runs: all three are compared by default"
+    # Their settings side by side: only what differs (a classifier beside a language model: the task).
+    diff = _wait_text(page, "#runs-diff", r"model\.kind")
+    assert re.search(r"task\s", diff) and "causal_lm" in diff and "run 3" in diff, diff
+    assert "workspace" not in diff, diff
     while page.locator("#runs-selected .token-remove").count():
         page.locator("#runs-selected .token-remove").first.click()
         page.wait_for_timeout(300)
     _wait_legend(page, "#runs-chart", lambda names: not names)
     assert "no runs selected" in page.locator("#runs-chart svg.marks").text_content()
+    _wait_text(page, "#runs-diff", r"\A(?![\s\S]*model\.kind)")  # and no settings to compare
 
 
 def _wait_legend(page, selector: str, done, timeout: float = 30.0) -> list[str]:

@@ -64,3 +64,20 @@ def test_bar_chart_keeps_the_frame_order() -> None:
     spec = _spec(charts.bar_chart(frame, "length", "count", "text length"))
     assert [row["length"] for row in _values(spec)] == ["10-19", "2-9"]
     assert spec["encoding"]["x"]["sort"] is None
+
+
+def test_the_test_report_is_a_heatmap_and_f1_bars() -> None:
+    report = {
+        "labels": ["ham", "spam"],
+        "confusion_matrix": [[8, 0], [1, 1]],
+        "per_class": {"ham": {"f1": 0.94, "support": 8}, "spam": {"f1": 0.67, "support": 2}},
+    }
+    spec = _spec(charts.evaluation_chart(report))
+    heatmap, bars = spec["hconcat"]
+    assert {layer["mark"]["type"] for layer in heatmap["layer"]} == {"rect", "text"}
+    rows = _values(spec)
+    assert {"true": "spam", "predicted": "ham", "count": 1, "share": 0.5} in rows  # shaded within its row
+    assert {"label": "spam", "f1": 0.67, "support": 2} in rows and bars["mark"]["type"] == "bar"
+    tagger = {"per_class": {"PER": {"f1": 0.5, "support": 4}}}  # entity types: bars, no matrix
+    assert len(_spec(charts.evaluation_chart(tagger))["hconcat"]) == 1
+    assert charts.evaluation_chart(None) is None

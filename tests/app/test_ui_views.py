@@ -156,27 +156,36 @@ def test_stats_markdown_is_a_table_with_warnings() -> None:
     assert "⚠️ odd bytes" in text
 
 
-def test_eval_markdown_and_confusion_frame() -> None:
-    report = {
-        "accuracy": 0.75,
-        "macro_f1": 0.7,
-        "examples": 4,
-        "split": "test",
-        "labels": ["ham", "spam"],
-        "confusion_matrix": [[2, 0], [1, 1]],
-        "per_class": {
-            "ham": {"precision": 0.667, "recall": 1.0, "f1": 0.8, "support": 2},
-            "spam": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2},
-        },
-    }
-    text = views.eval_markdown(report)
+REPORT = {
+    "accuracy": 0.75,
+    "macro_f1": 0.7,
+    "examples": 4,
+    "split": "test",
+    "labels": ["ham", "spam"],
+    "confusion_matrix": [[2, 0], [1, 1]],
+    "per_class": {
+        "ham": {"precision": 0.667, "recall": 1.0, "f1": 0.8, "support": 2},
+        "spam": {"precision": 1.0, "recall": 0.5, "f1": 0.667, "support": 2},
+    },
+}
+
+
+def test_eval_markdown_and_the_report_as_chart_frames() -> None:
+    text = views.eval_markdown(REPORT)
     assert (
         "**accuracy** 0.7500" in text and "on 4 test examples" in text and "| spam | 1.000 | 0.500 |" in text
     )
-    confusion = views.confusion_frame(report)
-    assert confusion.columns.tolist() == ["true \\ predicted", "pred: ham", "pred: spam"]
-    assert confusion.iloc[1].tolist() == ["spam", 1, 1]
-    assert "No evaluation report" in views.eval_markdown(None) and views.confusion_frame(None).empty
+    cells = views.confusion_cells_frame(REPORT)
+    assert cells.values.tolist() == [
+        ["ham", "ham", 2, 1.0],
+        ["ham", "spam", 0, 0.0],
+        ["spam", "ham", 1, 0.5],
+        ["spam", "spam", 1, 0.5],
+    ]
+    f1 = views.per_class_f1_frame(REPORT)
+    assert f1.values.tolist() == [["ham", 0.8, 2], ["spam", 0.667, 2]]
+    assert "No evaluation report" in views.eval_markdown(None)
+    assert views.confusion_cells_frame(None).empty and views.per_class_f1_frame(None).empty
 
 
 def test_the_baseline_line_says_who_is_ahead() -> None:
@@ -221,3 +230,19 @@ def test_export_markdown_summarizes_the_report() -> None:
     assert "as float16 in 3.2 s" in text and "TFLite model: 2.0 KiB; zip: 3.0 MiB" in text
     assert "2 operators, built-in only" in text and "| label agreement | 1 |" in text
     assert "Flex ops: FlexErf" in views.export_markdown({**report, "flex_ops": ["FlexErf"]})
+
+
+def test_config_diff_frame_keeps_only_the_settings_that_differ() -> None:
+    from models.config import RunConfig
+
+    a, b = RunConfig(task="classifier", name="a"), RunConfig(task="classifier", name="b")
+    b.model.kind, b.tokenizer.word_slots, b.train.max_steps = "lstm", ["w", "x"], 40
+    b.workspace, b.recipe = "elsewhere", ["a reason"]  # where it lives and why: not settings
+    frame = views.config_diff_frame({"run 1": a.to_dict(), "run 2": b.to_dict()})
+    assert list(frame.columns) == ["setting", "run 1", "run 2"]
+    rows = {row[0]: list(row[1:]) for row in frame.itertuples(index=False)}
+    assert rows["model.kind"] == ["transformer", "lstm"] and rows["train.max_steps"] == ["", "40"]
+    assert rows["tokenizer.word_slots"][1] == "w, x" and rows["name"] == ["a", "b"]
+    assert not {"workspace", "recipe", "task", "train.epochs"} & set(rows)
+    assert views.config_diff_frame({"run 1": a.to_dict()}).empty  # one run: nothing differs
+    assert views.config_diff_frame({}).empty
