@@ -55,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="ask a running run to stop at its next step (it saves a checkpoint)")
     stop.add_argument("run")
 
+    more = sub.add_parser("extend", help="train a completed run N more epochs, from its last checkpoint")
+    more.add_argument("run")
+    more.add_argument("--epochs", type=int, default=1, help="epochs to add (default 1)")
+    more.add_argument("--quiet", action="store_true")
+
+    rename = sub.add_parser("rename", help="set a run's display name (its id stays)")
+    rename.add_argument("run")
+    rename.add_argument("name")
+
+    delete = sub.add_parser("delete", help="delete a run's folder (a running run is stopped first)")
+    delete.add_argument("run")
+    delete.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
     evaluate = sub.add_parser("evaluate", help="evaluate a run on its held-out split")
     evaluate.add_argument("run")
 
@@ -255,6 +268,41 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extend(args: argparse.Namespace) -> int:
+    from models.engine.manage import extend_run
+
+    run = extend_run(_resolve(args), args.epochs)
+    print(f"{run.id}: training {args.epochs} more epoch(s), to {run.config().train.epochs} in all")
+    return _train(run, resume=True, quiet=args.quiet)
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    from models.engine.manage import rename_run
+
+    run = rename_run(_resolve(args), args.name)
+    print(f"{run.id} is now named '{run.config().name}'")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from models.engine.manage import delete_run, folder_size
+
+    run = _resolve(args)
+    size = folder_size(run.path) / 1e6
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise DataError(f"run '{run.id}' was not deleted", hint="add --yes to delete without a question.")
+        answer = input(f"delete {run.id} ({size:.1f} MB in {run.path})? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("kept")
+            return 1
+    children = delete_run(run)
+    print(f"deleted {run.id} ({size:.1f} MB)")
+    if children:
+        print(f"fine-tuned from it (they keep their own weights): {', '.join(children)}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     run = _resolve(args, backend=True)
     from models.engine.evaluation import evaluate_saved_run
@@ -434,6 +482,9 @@ COMMANDS = {
     "search": cmd_search,
     "resume": cmd_resume,
     "stop": cmd_stop,
+    "extend": cmd_extend,
+    "rename": cmd_rename,
+    "delete": cmd_delete,
     "evaluate": cmd_evaluate,
     "generate": cmd_generate,
     "classify": cmd_classify,

@@ -201,7 +201,13 @@ class RunDir:
             os.kill(int(pid), 0)
         except (OSError, ValueError):
             return False
-        return True
+        if not hasattr(os, "WNOHANG"):  # Windows has no zombies to reap
+            return True
+        try:  # a child of this process that has exited stays a zombie (and "alive" to kill) until reaped
+            reaped, _ = os.waitpid(int(pid), os.WNOHANG)
+        except ChildProcessError:  # not our child: kill's answer stands
+            return True
+        return reaped == 0
 
     def summary(self) -> RunSummary:
         status = self.status()
