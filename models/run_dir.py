@@ -214,9 +214,10 @@ class RunDir:
         try:
             config = self.config()
             task, kind, data = config.task, config.model.kind, Path(config.data.path).name
-            backend = config.backend
+            backend, name = config.backend, config.name
         except (OSError, ValueError, TypeError):
             task = kind = data = backend = "?"
+            name = ""
         state = status.get("state", "unknown")
         if state in ("running", "stopping") and not self.is_alive():
             state = "interrupted"
@@ -241,6 +242,7 @@ class RunDir:
             message=str(status.get("message", "")),
             from_run=(lineage or {}).get("parent_id") or status.get("from_run"),
             lineage=lineage,
+            name=name,
         )
 
 
@@ -262,6 +264,7 @@ class RunSummary:
     message: str
     from_run: str | None = None  # parent run id of a fine-tune (lineage.json, else status.json)
     lineage: dict[str, Any] | None = None  # lineage.json: parent id, task, step, path, head kept or new
+    name: str = ""  # config.json's display name (rename changes it; the id stays)
 
     @property
     def lineage_text(self) -> str:

@@ -1,4 +1,4 @@
-"""Runs tab: every run found on disk in a table; the selected runs' loss curves overlaid, their settings diffed."""
+"""Runs tab: every run on disk in a table to filter and sort; compare, rename, delete or train more the runs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import gradio as gr
 
 from app.ui import charts, views
-from models.run_dir import RunDir, list_runs
+from data.errors import DataError
+from models.run_dir import ACTIVE_STATES, RunDir, list_runs
 
 DEFAULT_OVERLAY = 3
 
@@ -17,14 +18,34 @@ def build(workspace: str) -> dict[str, Any]:
     with gr.Row():
         refresh = gr.Button("Refresh", size="sm", elem_id="runs-refresh", scale=0)
         count = gr.Markdown(elem_id="runs-count")
+    with gr.Row():
+        query = gr.Textbox(
+            label="Filter (words in id, name, task, model, data or state)", elem_id="runs-filter", scale=3
+        )
+        order = gr.Dropdown(list(views.RUN_ORDERS), value="newest first", label="Sort", elem_id="runs-sort")
     table = gr.Dataframe(
         headers=views.RUN_COLUMNS,
         interactive=False,
         wrap=True,
         max_height=360,
-        column_widths=["27%", "11%", "10%", "12%", "9%", "9%", "5%", "11%", "6%"],
+        column_widths=["22%", "10%", "10%", "8%", "11%", "8%", "8%", "5%", "11%", "7%"],
         elem_id="runs-table",
     )
+    with gr.Accordion("Manage a run", open=False, elem_id="runs-manage-box"):
+        with gr.Row():
+            target = gr.Dropdown([], label="Run", elem_id="runs-manage", scale=3)
+            new_name = gr.Textbox(label="New name", elem_id="runs-new-name", scale=2)
+            rename = gr.Button("Rename", elem_id="runs-rename", scale=1)
+        with gr.Row():
+            more = gr.Number(1, label="More epochs", precision=0, minimum=1, elem_id="runs-more-epochs")
+            extend = gr.Button("Train N more epochs", elem_id="runs-extend")
+            delete = gr.Button("Delete…", variant="stop", elem_id="runs-delete")
+        with gr.Group(visible=False, elem_id="runs-confirm") as confirm:
+            question = gr.Markdown(elem_id="runs-confirm-text")
+            with gr.Row():
+                yes = gr.Button("Yes, delete it", variant="stop", elem_id="runs-confirm-delete")
+                no = gr.Button("Cancel", elem_id="runs-cancel")
+        message = gr.Markdown(elem_id="runs-message")
     selected = gr.Dropdown([], multiselect=True, label="Compare runs (loss curves)", elem_id="runs-selected")
     overlay = gr.Plot(label="Loss", elem_id="runs-chart")
     diff = gr.Dataframe(
@@ -40,24 +61,94 @@ def build(workspace: str) -> dict[str, Any]:
         configs = {f"run {i}": _settings(run) for i, run in enumerate(runs, start=1)}
         return charts.overlay_chart(curves), views.config_diff_frame(configs)
 
-    def on_refresh(current: list[str] | None) -> tuple:
+    def on_refresh(current: list[str] | None, words: str, sort: str, picked: str | None) -> tuple:
         runs = list_runs(workspace)
         choices = [(s.id, s.path) for s in runs]
         paths = {s.path for s in runs}
         keep = [p for p in (current or []) if p in paths] or [s.path for s in runs[:DEFAULT_OVERLAY]]
+        shown = views.arrange_runs(runs, words, sort)
         noun = "run" if len(runs) == 1 else "runs"
         where = f"{workspace}/runs"
+        counted = f"{len(runs)} {noun} in `{where}`" + (
+            f", {len(shown)} shown" if len(shown) != len(runs) else ""
+        )
         return (
-            f"{len(runs)} {noun} in `{where}`",
-            views.runs_frame(runs),
+            counted,
+            views.runs_frame(shown),
             gr.update(choices=choices, value=keep),
             *on_select(keep),
+            gr.update(choices=choices, value=picked if picked in paths else None),
         )
 
-    outputs = [count, table, selected, overlay, diff]
-    refresh.click(on_refresh, [selected], outputs)
+    def on_rename(path: str | None, name: str) -> tuple:
+        from models.engine.manage import rename_run
+
+        try:
+            run = rename_run(_picked(path), name)
+        except DataError as err:
+            return views.error_markdown(err), gr.skip()
+        return f"`{run.id}` is now named **{run.config().name}**.", ""
+
+    def on_extend(path: str | None, epochs: Any) -> str:
+        from models.engine.launcher import launch_resume
+        from models.engine.manage import extend_run
+
+        try:
+            run = extend_run(_picked(path), int(epochs or 0))
+            launch_resume(run)
+        except DataError as err:
+            return views.error_markdown(err)
+        total = run.config().train.epochs
+        return f"`{run.id}` trains {int(epochs)} more epoch(s), to {total} in all: watch it on the **Train** tab."
+
+    def on_delete(path: str | None) -> tuple:
+        from models.engine.manage import folder_size
+
+        try:
+            run = _picked(path)
+        except DataError as err:
+            return gr.update(visible=False), "", views.error_markdown(err)
+        running = run.summary().state in ACTIVE_STATES
+        ask = (
+            f"Delete `{run.id}` and its {folder_size(run.path) / 1e6:.1f} MB of files (model, checkpoints, "
+            "exports)? This cannot be undone." + (" It is training: it is stopped first." if running else "")
+        )
+        return gr.update(visible=True), ask, ""
+
+    def on_confirm(path: str | None) -> tuple:
+        from models.engine.manage import delete_run
+
+        try:
+            run = _picked(path)
+            children = delete_run(run)
+        except DataError as err:
+            return gr.update(visible=False), views.error_markdown(err)
+        note = f"Deleted `{run.id}`."
+        if children:
+            note += f" Fine-tuned from it (they keep their own weights): {', '.join(children)}."
+        return gr.update(visible=False), note
+
+    inputs = [selected, query, order, target]
+    outputs = [count, table, selected, overlay, diff, target]
+    refresh.click(on_refresh, inputs, outputs)
+    gr.on([query.change, order.input], on_refresh, inputs, outputs, trigger_mode="always_last")
     selected.input(on_select, [selected], [overlay, diff])
-    return {"refresh": (on_refresh, [selected], outputs)}
+    rename.click(on_rename, [target, new_name], [message, new_name]).then(on_refresh, inputs, outputs)
+    extend.click(on_extend, [target, more], [message]).then(on_refresh, inputs, outputs)
+    delete.click(on_delete, [target], [confirm, question, message])
+    no.click(lambda: gr.update(visible=False), None, [confirm])
+    yes.click(on_confirm, [target], [confirm, message]).then(on_refresh, inputs, outputs)
+    return {"refresh": (on_refresh, inputs, outputs)}
+
+
+def _picked(path: str | None) -> RunDir:
+    """The run picked in 'Manage a run', or a message saying to pick one."""
+    if not path:
+        raise DataError("no run is picked", hint="choose one in the Run list of 'Manage a run'.")
+    run = RunDir(path)
+    if not run.config_path.is_file():
+        raise DataError(f"run '{run.id}' is not there any more", hint="press Refresh to list the runs again.")
+    return run
 
 
 def _settings(run: RunDir) -> dict[str, Any]:

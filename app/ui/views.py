@@ -193,7 +193,9 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-RUN_COLUMNS = ["id", "task", "model", "data", "backend", "state", "step", "best", "duration"]
+RUN_COLUMNS = ["id", "name", "task", "model", "data", "backend", "state", "step", "best", "duration"]
+# Lower is better for these headline metrics (the others are scores: higher is better).
+_LOWER_IS_BETTER = ("loss", "perplexity")
 
 
 def runs_frame(summaries: Iterable[Any]) -> pd.DataFrame:
@@ -202,10 +204,38 @@ def runs_frame(summaries: Iterable[Any]) -> pd.DataFrame:
     for s in summaries:
         best = f"{s.best_metric} {s.best_value:.4f}" if s.best_value is not None else ""
         task = s.task + (f" (from {s.from_run})" if s.from_run else "")
-        rows.append(
-            [s.id, task, s.kind, s.data, s.backend, s.state, s.step, best, format_duration(s.duration_s)]
-        )
+        duration = format_duration(s.duration_s)
+        rows.append([s.id, s.name, task, s.kind, s.data, s.backend, s.state, s.step, best, duration])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _best_first(s: Any) -> tuple:
+    """Runs with a headline metric first, grouped by metric, the best value of each group first."""
+    if s.best_value is None:
+        return (1, "", 0.0)
+    lower = any(word in s.best_metric for word in _LOWER_IS_BETTER)
+    return (0, s.best_metric, s.best_value if lower else -s.best_value)
+
+
+RUN_ORDERS: dict[str, Any] = {
+    "newest first": None,  # list_runs' own order
+    "oldest first": lambda s: s.id,
+    "best score first": _best_first,
+    "longest first": lambda s: -(s.duration_s or 0.0),
+    "name": lambda s: ((s.name or s.id).lower(), s.id),
+}
+
+
+def arrange_runs(summaries: list[Any], query: str = "", order: str = "newest first") -> list[Any]:
+    """The runs whose id, name, task, model, data or state hold every word of ``query``, in ``order``."""
+    words = (query or "").lower().split()
+    kept = [
+        s
+        for s in summaries
+        if all(w in " ".join((s.id, s.name, s.task, s.kind, s.data, s.state)).lower() for w in words)
+    ]
+    key = RUN_ORDERS.get(order)
+    return sorted(kept, key=key) if key else kept
 
 
 def run_choices(

@@ -594,7 +594,7 @@ def test_restart_finds_the_run(session: dict) -> None:
     # Their settings side by side: only what differs (a classifier beside a language model: the task).
     diff = _wait_text(page, "#runs-diff", r"model\.kind")
     assert re.search(r"task\s", diff) and "causal_lm" in diff and "run 3" in diff, diff
-    assert "workspace" not in diff, diff
+    assert not re.search(r"^(workspace|recipe)\s", diff, re.M), diff  # where a run lives is not a setting
     while page.locator("#runs-selected .token-remove").count():
         page.locator("#runs-selected .token-remove").first.click()
         page.wait_for_timeout(300)
@@ -650,3 +650,67 @@ def test_after_a_reload_start_cannot_silently_train_other_data_than_the_run_show
     assert config["train"] == source["train"]
     page.locator("#train-stop").click()
     _wait_text(page, "#train-progress", r"stopped|completed", timeout=120)
+
+
+def test_runs_are_filtered_sorted_renamed_trained_more_and_deleted(session: dict) -> None:
+    page, workspace = session["page"], session["workspace"]
+    runs = workspace / "runs"
+    copy = next(p for p in runs.iterdir() if p.name.endswith(f"{CLI_RUN_NAME}-copy"))
+    live = _run_named(workspace, UI_RUN_NAME)
+    page.get_by_role("tab", name="Runs").click()
+    _wait_text(page, "#runs-table", re.escape(copy.name))
+    page.locator("#runs-filter textarea, #runs-filter input").first.fill("copy")
+    _wait_text(page, "#runs-count", r"\d+ shown")
+    assert page.locator("#runs-table tbody tr").count() == 1, _text(page, "#runs-table")
+    page.locator("#runs-filter textarea, #runs-filter input").first.fill("")
+    _wait_text(page, "#runs-count", r"^(?!.*shown)")
+    _pick(page, "#runs-sort", "oldest first")
+    ids = sorted(p.name for p in runs.iterdir() if (p / "config.json").is_file())
+
+    def listed_in_order() -> bool:
+        text = _text(page, "#runs-table")
+        return all(i in text for i in ids) and [text.index(i) for i in ids] == sorted(
+            text.index(i) for i in ids
+        )
+
+    deadline = time.monotonic() + 30
+    while not listed_in_order():
+        assert time.monotonic() < deadline, _text(page, "#runs-table")
+        page.wait_for_timeout(250)
+    # Rename: the name changes, the id (the folder other runs and exports refer to) stays.
+    page.get_by_text("Manage a run").click()
+    _pick(page, "#runs-manage", copy.name)
+    page.locator("#runs-new-name textarea, #runs-new-name input").first.fill("spam copy")
+    page.locator("#runs-rename").click()
+    _wait_text(page, "#runs-message", r"is now named")
+    assert json.loads((copy / "config.json").read_text())["name"] == "spam copy"
+    _wait_text(page, "#runs-table", r"spam copy")
+    # More epochs of a model fitted in closed form change nothing: said, not done.
+    page.locator("#runs-extend").click()
+    _wait_text(page, "#runs-message", r"fitted once in closed form")
+    # Delete asks first; Cancel keeps the run, Yes removes it.
+    page.locator("#runs-delete").click()
+    _wait_text(page, "#runs-confirm-text", re.escape(copy.name) + r".*cannot be undone")
+    page.locator("#runs-cancel").click()
+    sync_api.expect(page.locator("#runs-confirm")).to_be_hidden(timeout=10_000)
+    assert copy.exists()
+    page.locator("#runs-delete").click()
+    page.locator("#runs-confirm-delete").click()
+    _wait_text(page, "#runs-message", r"Deleted")
+    assert not copy.exists()
+    deadline = time.monotonic() + 30
+    while copy.name in _text(page, "#runs-table"):
+        assert time.monotonic() < deadline, "the deleted run is still listed"
+        page.wait_for_timeout(250)
+    # A completed run trains one more epoch from its checkpoint, as one more epoch on its curves.
+    epochs = json.loads((live / "config.json").read_text())["train"]["epochs"]
+    _pick(page, "#runs-manage", live.name)
+    page.locator("#runs-extend").click()
+    _wait_text(page, "#runs-message", rf"1 more epoch\(s\), to {epochs + 1} in all")
+    deadline, status = time.monotonic() + 180, {}
+    while (status := json.loads((live / "status.json").read_text())).get("state") != "completed":
+        assert time.monotonic() < deadline, status
+        time.sleep(0.5)
+    records = [json.loads(line) for line in (live / "metrics.jsonl").read_text().splitlines()]
+    done = [r["epoch"] for r in records if r.get("kind") == "epoch"]
+    assert done == list(range(1, epochs + 2)), done

@@ -114,6 +114,7 @@ def test_runs_frame_and_choices() -> None:
     assert frame.columns.tolist() == views.RUN_COLUMNS
     assert frame.iloc[0].tolist() == [
         "r1",
+        "",
         "classifier",
         "transformer",
         "d.csv",
@@ -246,3 +247,28 @@ def test_config_diff_frame_keeps_only_the_settings_that_differ() -> None:
     assert not {"workspace", "recipe", "task", "train.epochs"} & set(rows)
     assert views.config_diff_frame({"run 1": a.to_dict()}).empty  # one run: nothing differs
     assert views.config_diff_frame({}).empty
+
+
+def test_runs_are_filtered_by_every_word_and_sorted() -> None:
+    runs = [
+        _summary(
+            id="20261204-3-lm", task="causal_lm", best_metric="perplexity", best_value=9.0, duration_s=5
+        ),
+        _summary(id="20261204-2-b", name="Baseline", best_value=0.7, duration_s=50),
+        _summary(id="20261204-1-a", name="another", best_value=0.9, state="stopped", duration_s=None),
+        _summary(id="20261204-0-lm", task="causal_lm", best_metric="perplexity", best_value=4.0),
+    ]
+    ids = lambda rows: [r.id[9:] for r in rows]  # noqa: E731
+    assert ids(views.arrange_runs(runs)) == ["3-lm", "2-b", "1-a", "0-lm"]
+    assert ids(views.arrange_runs(runs, "", "oldest first")) == [
+        "0-lm",
+        "1-a",
+        "2-b",
+        "3-lm",
+    ]
+    # Scores high first, perplexity low first, each metric on its own.
+    assert ids(views.arrange_runs(runs, "", "best score first")) == ["1-a", "2-b", "0-lm", "3-lm"]
+    assert ids(views.arrange_runs(runs, "", "longest first"))[:2] == ["0-lm", "2-b"]
+    assert ids(views.arrange_runs(runs, "", "name")) == ["0-lm", "3-lm", "1-a", "2-b"]
+    assert ids(views.arrange_runs(runs, "CLASSIFIER stopped")) == ["1-a"]
+    assert views.arrange_runs(runs, "nothing like it") == []
