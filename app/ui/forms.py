@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.ui.views import format_duration
 from data.errors import DataError
 from models import tasks
 from models.config import RunConfig
@@ -231,17 +232,48 @@ def _share(value: Any, what: str) -> float | None:
     return share
 
 
-def size_estimate(config: RunConfig, num_classes: int | None = None) -> str:
-    """Parameter count and training-memory estimate (models.engine.plan, as `train --dry-run` prints it)."""
+def size_estimate(config: RunConfig, num_classes: int | None = None, rows: int | None = None) -> str:
+    """Parameter count and training-memory estimate (models.engine.plan, as `train --dry-run` prints it),
+    the steps the run will take and its time where a run of the same model was measured."""
     from models.engine.plan import size_estimate as estimate
 
     memory = estimate(config, num_classes)
     text = f"**Model size:** {memory['human']} (vocabulary estimated before training)"
+    text += run_length(config, rows)
     if config.recipe:
         text += "\n\n**Chosen from the data** (edit a field to use your own):\n" + "".join(
             f"\n- {reason}" for reason in config.recipe
         )
     return text
+
+
+def run_length(config: RunConfig, rows: int | None) -> str:
+    """Markdown lines: the planned steps (with a warning when max steps cuts the epochs short) and the
+    whole run's time from the step rate an earlier run of the same model measured."""
+    from models.engine.plan import measured_rate, planned_steps
+
+    plan = planned_steps(config, rows)
+    if not plan:
+        return ""
+    every = plan.per_epoch * plan.epochs
+    text = f"\n\n**Steps:** {plan.per_epoch} per epoch × {plan.epochs} epochs = {every}"
+    if plan.capped_at_epoch is not None:
+        text += (
+            f"\n\n⚠️ **Max steps {plan.total} stops training in epoch {plan.capped_at_epoch:g} of "
+            f"{plan.epochs}**: set Max steps to 0 (no cap) or {every}, or train fewer epochs."
+        )
+    rate = measured_rate(config)
+    if not rate:
+        return text + (
+            "\n\n**Time:** shown once the first steps are timed (no finished run of this model, batch and "
+            "backend yet)"
+        )
+    seconds = plan.total / rate.steps_per_s + rate.overhead_s
+    return text + (
+        f"\n\n**Time:** about {format_duration(seconds)} in all ({rate.steps_per_s:g} steps/s, plus "
+        f"{format_duration(rate.overhead_s)} of setup and evaluation, as measured in `{rate.run_id}`: the "
+        "same model, batch and backend)"
+    )
 
 
 def _int(value: Any) -> int | None:

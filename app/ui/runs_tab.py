@@ -1,4 +1,4 @@
-"""Runs tab: every run on disk in a table to filter and sort; compare, rename, delete or train more the runs."""
+"""Runs tab: every run on disk, filtered and sorted; compare runs; rename, delete or train a run more."""
 
 from __future__ import annotations
 
@@ -99,7 +99,9 @@ def build(workspace: str) -> dict[str, Any]:
         except DataError as err:
             return views.error_markdown(err)
         total = run.config().train.epochs
-        return f"`{run.id}` trains {int(epochs)} more epoch(s), to {total} in all: watch it on the **Train** tab."
+        return (
+            f"`{run.id}` trains {int(epochs)} more epoch(s), to {total} in all: see it on the **Train** tab."
+        )
 
     def on_delete(path: str | None) -> tuple:
         from models.engine.manage import folder_size

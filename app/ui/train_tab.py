@@ -106,7 +106,7 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
     def on_estimate(data: dict | None, *values: Any) -> str:
         try:
             config = forms.run_config(workspace, data or {"path": "(not chosen)"}, read_form(list(values)))
-            return forms.size_estimate(config, (data or {}).get("num_classes"))
+            return forms.size_estimate(config, (data or {}).get("num_classes"), (data or {}).get("rows"))
         except Exception as err:  # an estimate is advice: never let it break the form
             return f"Size estimate unavailable: {err}"
 

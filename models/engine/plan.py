@@ -1,14 +1,15 @@
-"""What a run will be before it starts: its model's parameter count and training-memory estimate."""
+"""What a run will be before it starts: parameter count, training-memory estimate, steps and time."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from models import tasks
 from models.architecture.presets import resolve_model_config
 from models.architecture.sizing import estimate_memory
-from models.config import ModelConfig, RunConfig
+from models.config import FITTED_KINDS, ModelConfig, RunConfig
 from models.run_dir import RunDir
 
 # The tokenizer is trained when the run starts; until then the vocabulary size is a guess.
@@ -40,3 +41,67 @@ def size_estimate(config: RunConfig, num_classes: int | None = None) -> dict[str
     """estimate_memory of the planned model (parameters exact for the guessed vocabulary; memory rough)."""
     model_cfg = planned_model(config, num_classes)
     return estimate_memory(model_cfg, config.task, config.train.batch_size, config.precision)
+
+
+@dataclasses.dataclass
+class StepPlan:
+    """How many optimizer steps a run of labelled examples will take, before it starts."""
+
+    per_epoch: int
+    epochs: int
+    total: int  # after the step cap
+    capped_at_epoch: float | None  # the epoch a max_steps cap stops it in; None when every epoch runs
+
+
+def planned_steps(config: RunConfig, rows: int | None) -> StepPlan | None:
+    """Steps per epoch and in all from the dataset's example count and the split; None where examples are
+    not rows (a language model's windows come from its tokens) or the count is unknown."""
+    if not rows or not tasks.get(config.task).labelled or config.model.kind in FITTED_KINDS:
+        return None
+    t, d = config.train, config.data
+    train_rows = max(1, rows - round(rows * d.val_fraction) - round(rows * d.test_fraction))
+    per_epoch = t.steps_per_epoch or math.ceil(train_rows / max(1, t.batch_size))
+    total = per_epoch * t.epochs
+    if t.max_steps and t.max_steps < total:
+        return StepPlan(per_epoch, t.epochs, t.max_steps, round(t.max_steps / per_epoch, 1))
+    return StepPlan(per_epoch, t.epochs, total, None)
+
+
+@dataclasses.dataclass
+class MeasuredRate:
+    """Training speed measured in an earlier run of the same model, batch and backend."""
+
+    steps_per_s: float
+    overhead_s: float  # the run's time outside steps: data, tokenizer, build, compile, evaluation, saving
+    run_id: str
+
+
+def measured_rate(config: RunConfig) -> MeasuredRate | None:
+    """The median step rate of the newest completed run in the workspace that trained the same model at the
+    same batch, sequence length, backend and precision (the steps it logged); None when there is none."""
+    from models.run_dir import list_runs
+
+    wanted = _speed_key(config)
+    for summary in list_runs(config.workspace):
+        run = RunDir(summary.path)
+        try:
+            if _speed_key(run.config()) != wanted:
+                continue
+        except (OSError, ValueError, TypeError):
+            continue
+        steps = [r for r in run.metrics() if r.get("kind") == "step" and (r.get("steps_per_s") or 0) > 0]
+        if len(steps) >= 3 and summary.state == "completed" and summary.duration_s:
+            rate = sorted(r["steps_per_s"] for r in steps)[len(steps) // 2]
+            overhead = max(0.0, summary.duration_s - summary.step / rate)  # what is not steps: fixed per run
+            return MeasuredRate(rate, overhead, summary.id)
+    return None
+
+
+def _speed_key(config: RunConfig) -> tuple:
+    """What a step's time depends on: the model (its kind and sizes), batch, sequence length, backend."""
+    m = config.model
+    sizes = (m.preset,) if m.preset else (m.hidden_dim, m.num_layers, m.num_heads, m.intermediate_dim)
+    return (config.task, m.kind, *sizes, m.seq_len, config.tokenizer.kind, config.train.batch_size) + (
+        config.backend,
+        config.precision,
+    )

@@ -426,6 +426,13 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     _fill(page, "#train-log-every", "2")
     page.locator("#train-name input, #train-name textarea").first.fill(UI_RUN_NAME)
     _wait_text(page, "#train-estimate", r"parameters .* batch 16, seq_len 64")
+    # Before Start: the steps the run takes, and a warning when Max steps would cut the epochs short.
+    _wait_text(page, "#train-estimate", r"24 per epoch × 10 epochs = 240")
+    assert "stops training" not in _text(page, "#train-estimate")
+    _fill(page, "#train-max-steps", "100")
+    _wait_text(page, "#train-estimate", r"Max steps 100 stops training in epoch 4\.2 of 10")
+    _fill(page, "#train-max-steps", str(MAX_STEPS))
+    _wait_text(page, "#train-estimate", r"^(?![\s\S]*stops training)")
     page.locator("#train-start").click()
 
     # Points arrive while it trains, and the chart redraws with them.
