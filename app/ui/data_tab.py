@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from app.ui import charts, files, views
+from app.ui.i18n import t
 from data.errors import DataError
 from data.readers import FORMATS
 
@@ -23,7 +24,7 @@ def build(workspace: str) -> dict[str, Any]:
     )
     with gr.Row():
         upload = gr.File(
-            label="Drop a dataset here (or click to browse)",
+            label=t("Drop a dataset here (or click to browse)"),
             file_types=UPLOAD_TYPES,
             type="filepath",
             elem_id="data-upload",
@@ -33,34 +34,38 @@ def build(workspace: str) -> dict[str, Any]:
             demo = gr.Dropdown(
                 choices=list(demos),
                 value=next(iter(demos), None),
-                label="…or pick a bundled demo dataset",
+                label=t("…or pick a bundled demo dataset"),
                 elem_id="data-demo",
             )
             source = gr.Markdown(elem_id="data-source")
     with gr.Row():
-        text_col = gr.Dropdown(label="Text column", choices=[], elem_id="data-text-column", interactive=True)
+        text_col = gr.Dropdown(
+            label=t("Text column"), choices=[], elem_id="data-text-column", interactive=True
+        )
         label_col = gr.Dropdown(
-            label="Label column", choices=[NONE], elem_id="data-label-column", interactive=True
+            label=t("Label column"), choices=[NONE], elem_id="data-label-column", interactive=True
         )
         text_mode = gr.Radio(
             ["corpus", "lines"],
             value="corpus",
-            label="Plain text: one corpus, or one document per line",
+            label=t("Plain text: one corpus, or one document per line"),
             visible=False,
             elem_id="data-text-mode",
         )
-        sheet = gr.Dropdown(label="Sheet", choices=[], visible=False, elem_id="data-sheet", interactive=True)
+        sheet = gr.Dropdown(
+            label=t("Sheet"), choices=[], visible=False, elem_id="data-sheet", interactive=True
+        )
         merge_case = gr.Checkbox(
-            False, label="Merge labels that differ only by case", visible=False, elem_id="data-merge-case"
+            False, label=t("Merge labels that differ only by case"), visible=False, elem_id="data-merge-case"
         )
     error = gr.Markdown(visible=False, elem_id="data-error", elem_classes=["textlab-error"])
     preview = gr.Dataframe(
-        label="Preview (first rows)", interactive=False, wrap=True, max_height=320, elem_id="data-preview"
+        label=t("Preview (first rows)"), interactive=False, wrap=True, max_height=320, elem_id="data-preview"
     )
     stats = gr.Markdown(elem_id="data-stats")
     with gr.Row():
-        balance = gr.Plot(label="Class balance", elem_id="data-balance")
-        lengths = gr.Plot(label="Text length (characters)", elem_id="data-lengths")
+        balance = gr.Plot(label=t("Class balance"), elem_id="data-balance")
+        lengths = gr.Plot(label=t("Text length (characters)"), elem_id="data-lengths")
     dataset = gr.State(None)
 
     outputs = [dataset, source, text_col, label_col, text_mode, error, preview, stats, balance, lengths]
@@ -227,7 +232,9 @@ def load_view(
             else None,
             visible=loaded.labelled,
         ),
-        gr.update(value=charts.bar_chart(length_frame, "length", "count", length_label), label=length_label),
+        gr.update(
+            value=charts.bar_chart(length_frame, "length", "count", length_label), label=t(length_label)
+        ),
         gr.update(choices=loaded.sheets, value=loaded.sheet, visible=len(loaded.sheets) > 1),
         gr.update(value=bool(merge), visible=loaded.labelled),
     )

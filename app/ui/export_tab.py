@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from app.ui import views
+from app.ui.i18n import t
 from data.errors import DataError
 from models import tasks
 from models.export.quantizations import QUANTIZATIONS
@@ -18,19 +19,19 @@ def build(workspace: str) -> dict[str, Any]:
     """Lay out the Export tab inside the current gr.Tab; returns its refresh event spec."""
     gr.Markdown("Export a finished run to TensorFlow Lite: a bundle with the model, tokenizer and labels.")
     with gr.Row():
-        run = gr.Dropdown([], label="Run", elem_id="export-run", scale=4)
-        refresh = gr.Button("Refresh", size="sm", elem_id="export-refresh", scale=0)
+        run = gr.Dropdown([], label=t("Run"), elem_id="export-run", scale=4)
+        refresh = gr.Button(t("Refresh"), size="sm", elem_id="export-refresh", scale=0)
     with gr.Row():
         quantization = gr.Radio(
             list(QUANTIZATIONS),
             value=QUANTIZATIONS[0],
-            label="Weights (float16/int8 are smaller)",
+            label=t("Weights (float16/int8 are smaller)"),
             elem_id="export-quant",
         )
-        go = gr.Button("Export", variant="primary", elem_id="export-start", scale=0)
+        go = gr.Button(t("Export"), variant="primary", elem_id="export-start", scale=0)
     error = gr.Markdown(visible=False, elem_id="export-error", elem_classes=["textlab-error"])
     report = gr.Markdown(elem_id="export-report")
-    download = gr.File(label="Bundle (zip)", interactive=False, elem_id="export-file")
+    download = gr.File(label=t("Bundle (zip)"), interactive=False, elem_id="export-file")
 
     def on_refresh(current: str | None) -> Any:
         runs = [r for r in list_runs(workspace) if r.state in ENDED_WELL_STATES]

@@ -9,6 +9,7 @@ from typing import Any
 import gradio as gr
 
 from app.ui import charts, views
+from app.ui.i18n import t
 from data.errors import DataError
 from models import tasks
 from models.run_dir import RunDir, list_runs
@@ -21,38 +22,43 @@ _cache_lock = threading.Lock()
 def build(workspace: str) -> dict[str, Any]:
     """Lay out the Playground tab inside the current gr.Tab; returns its refresh event spec."""
     with gr.Row():
-        run = gr.Dropdown([], label="Run", elem_id="play-run", scale=4)
-        refresh = gr.Button("Refresh", size="sm", elem_id="play-refresh", scale=0)
+        run = gr.Dropdown([], label=t("Run"), elem_id="play-run", scale=4)
+        refresh = gr.Button(t("Refresh"), size="sm", elem_id="play-refresh", scale=0)
     info = gr.Markdown(
         "Train a classifier or a language model first, then pick it here.", elem_id="play-info"
     )
     error = gr.Markdown(visible=False, elem_id="play-error", elem_classes=["textlab-error"])
     with gr.Group(visible=False) as lm_box:
-        prompt = gr.Textbox(label="Prompt", lines=3, elem_id="play-prompt")
+        prompt = gr.Textbox(label=t("Prompt"), lines=3, elem_id="play-prompt")
         with gr.Row():
             temperature = gr.Slider(
-                0.0, 2.0, value=0.8, step=0.05, label="Temperature (0 = greedy)", elem_id="play-temperature"
+                0.0,
+                2.0,
+                value=0.8,
+                step=0.05,
+                label=t("Temperature (0 = greedy)"),
+                elem_id="play-temperature",
             )
-            top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)")
-            top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p (1 = off)")
+            top_k = gr.Slider(0, 200, value=0, step=1, label=t("Top-k (0 = off)"))
+            top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label=t("Top-p (1 = off)"))
             max_tokens = gr.Slider(
-                1, 1000, value=200, step=1, label="Max new tokens", elem_id="play-max-tokens"
+                1, 1000, value=200, step=1, label=t("Max new tokens"), elem_id="play-max-tokens"
             )
-        generate = gr.Button("Generate", variant="primary", elem_id="play-generate")
-        output = gr.Textbox(label="Generated text", lines=8, interactive=False, elem_id="play-output")
+        generate = gr.Button(t("Generate"), variant="primary", elem_id="play-generate")
+        output = gr.Textbox(label=t("Generated text"), lines=8, interactive=False, elem_id="play-output")
     with gr.Group(visible=False) as clf_box:
-        text = gr.Textbox(label="Text to classify", lines=3, elem_id="play-text")
-        classify = gr.Button("Classify", variant="primary", elem_id="play-classify")
-        probs = gr.Label(label="Label probabilities", num_top_classes=10, elem_id="play-probs")
+        text = gr.Textbox(label=t("Text to classify"), lines=3, elem_id="play-text")
+        classify = gr.Button(t("Classify"), variant="primary", elem_id="play-classify")
+        probs = gr.Label(label=t("Label probabilities"), num_top_classes=10, elem_id="play-probs")
     with gr.Group(visible=False) as tag_box:
         sentence = gr.Textbox(
-            label="Text to tag (words are split on spaces)", lines=2, elem_id="play-tag-text"
+            label=t("Text to tag (words are split on spaces)"), lines=2, elem_id="play-tag-text"
         )
-        tag_button = gr.Button("Tag", variant="primary", elem_id="play-tag")
-        tags = gr.HighlightedText(label="Tags", elem_id="play-tags")
+        tag_button = gr.Button(t("Tag"), variant="primary", elem_id="play-tag")
+        tags = gr.HighlightedText(label=t("Tags"), elem_id="play-tags")
     report = gr.Markdown(elem_id="play-report")
     confusion = gr.Plot(
-        label="Confusion matrix and F1 per class (test split)", visible=False, elem_id="play-confusion"
+        label=t("Confusion matrix and F1 per class (test split)"), visible=False, elem_id="play-confusion"
     )
 
     def on_refresh(current: str | None) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from app.ui import charts, views
+from app.ui.i18n import t
 from data.errors import DataError
 from models.run_dir import ACTIVE_STATES, RunDir, list_runs
 
@@ -16,13 +17,15 @@ DEFAULT_OVERLAY = 3
 def build(workspace: str) -> dict[str, Any]:
     """Lay out the Runs tab inside the current gr.Tab; returns its refresh event spec."""
     with gr.Row():
-        refresh = gr.Button("Refresh", size="sm", elem_id="runs-refresh", scale=0)
+        refresh = gr.Button(t("Refresh"), size="sm", elem_id="runs-refresh", scale=0)
         count = gr.Markdown(elem_id="runs-count")
     with gr.Row():
         query = gr.Textbox(
-            label="Filter (words in id, name, task, model, data or state)", elem_id="runs-filter", scale=3
+            label=t("Filter (words in id, name, task, model, data or state)"), elem_id="runs-filter", scale=3
         )
-        order = gr.Dropdown(list(views.RUN_ORDERS), value="newest first", label="Sort", elem_id="runs-sort")
+        order = gr.Dropdown(
+            list(views.RUN_ORDERS), value="newest first", label=t("Sort"), elem_id="runs-sort"
+        )
     table = gr.Dataframe(
         headers=views.RUN_COLUMNS,
         interactive=False,
@@ -31,25 +34,27 @@ def build(workspace: str) -> dict[str, Any]:
         column_widths=["22%", "10%", "10%", "8%", "11%", "8%", "8%", "5%", "11%", "7%"],
         elem_id="runs-table",
     )
-    with gr.Accordion("Manage a run", open=False, elem_id="runs-manage-box"):
+    with gr.Accordion(t("Manage a run"), open=False, elem_id="runs-manage-box"):
         with gr.Row():
-            target = gr.Dropdown([], label="Run", elem_id="runs-manage", scale=3)
-            new_name = gr.Textbox(label="New name", elem_id="runs-new-name", scale=2)
-            rename = gr.Button("Rename", elem_id="runs-rename", scale=1)
+            target = gr.Dropdown([], label=t("Run"), elem_id="runs-manage", scale=3)
+            new_name = gr.Textbox(label=t("New name"), elem_id="runs-new-name", scale=2)
+            rename = gr.Button(t("Rename"), elem_id="runs-rename", scale=1)
         with gr.Row():
-            more = gr.Number(1, label="More epochs", precision=0, minimum=1, elem_id="runs-more-epochs")
-            extend = gr.Button("Train N more epochs", elem_id="runs-extend")
-            delete = gr.Button("Delete…", variant="stop", elem_id="runs-delete")
+            more = gr.Number(1, label=t("More epochs"), precision=0, minimum=1, elem_id="runs-more-epochs")
+            extend = gr.Button(t("Train N more epochs"), elem_id="runs-extend")
+            delete = gr.Button(t("Delete…"), variant="stop", elem_id="runs-delete")
         with gr.Group(visible=False, elem_id="runs-confirm") as confirm:
             question = gr.Markdown(elem_id="runs-confirm-text")
             with gr.Row():
-                yes = gr.Button("Yes, delete it", variant="stop", elem_id="runs-confirm-delete")
-                no = gr.Button("Cancel", elem_id="runs-cancel")
+                yes = gr.Button(t("Yes, delete it"), variant="stop", elem_id="runs-confirm-delete")
+                no = gr.Button(t("Cancel"), elem_id="runs-cancel")
         message = gr.Markdown(elem_id="runs-message")
-    selected = gr.Dropdown([], multiselect=True, label="Compare runs (loss curves)", elem_id="runs-selected")
-    overlay = gr.Plot(label="Loss", elem_id="runs-chart")
+    selected = gr.Dropdown(
+        [], multiselect=True, label=t("Compare runs (loss curves)"), elem_id="runs-selected"
+    )
+    overlay = gr.Plot(label=t("Loss"), elem_id="runs-chart")
     diff = gr.Dataframe(
-        label="Settings that differ between the selected runs (numbered as in the chart)",
+        label=t("Settings that differ between the selected runs (numbered as in the chart)"),
         interactive=False,
         wrap=True,
         elem_id="runs-diff",

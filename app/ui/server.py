@@ -10,6 +10,7 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from app.ui import access, data_tab, export_tab, playground_tab, runs_tab, train_tab
+from app.ui.i18n import I18N, t
 
 TITLE = "keras-textlab"
 # System fonts only: nothing is fetched from a font CDN, so the app looks the same offline.
@@ -34,15 +35,15 @@ def build_app(workspace: str) -> gr.Blocks:
             f"Workspace: `{workspace}`"
         )
         with gr.Tabs():
-            with gr.Tab("Data", id="data", elem_id="tab-data"):
+            with gr.Tab(t("Data"), id="data", elem_id="tab-data"):
                 data = data_tab.build(workspace)
-            with gr.Tab("Train", id="train", elem_id="tab-train") as train_page:
+            with gr.Tab(t("Train"), id="train", elem_id="tab-train") as train_page:
                 train = train_tab.build(workspace, data["dataset"], data["outputs"])
-            with gr.Tab("Runs", id="runs", elem_id="tab-runs") as runs_page:
+            with gr.Tab(t("Runs"), id="runs", elem_id="tab-runs") as runs_page:
                 runs = runs_tab.build(workspace)
-            with gr.Tab("Playground", id="playground", elem_id="tab-playground") as play_page:
+            with gr.Tab(t("Playground"), id="playground", elem_id="tab-playground") as play_page:
                 play = playground_tab.build(workspace)
-            with gr.Tab("Export", id="export", elem_id="tab-export") as export_page:
+            with gr.Tab(t("Export"), id="export", elem_id="tab-export") as export_page:
                 export = export_tab.build(workspace)
         # First launch does something real: the demo dataset is loaded, runs on disk are listed.
         for fn, inputs, outputs in (data["initial"], train["refresh"], play["refresh"], export["refresh"]):
@@ -80,9 +81,10 @@ def launch(
         css=CSS,
         ssr_mode=False,
         allowed_paths=[str(Path(workspace).resolve())],
-        footer_links=["api"],
+        footer_links=["api", "settings"],  # Settings: the language (Chinese, English) and the theme
         show_error=False,
         auth=access.checker(*login) if login else None,
+        i18n=I18N,
         prevent_thread_lock=not block,
         # Gradio guards /gradio_api/info but embeds the same schema in the login page it serves to anyone.
         app_kwargs={"middleware": [Middleware(access.HideApiOnLoginPage)]} if login else None,

@@ -10,6 +10,7 @@ import gradio as gr
 
 from app.ui import charts, forms, views
 from app.ui.data_tab import load_view
+from app.ui.i18n import t
 from data.config import TOKENIZER_KINDS
 from data.errors import DataError
 from models.architecture.presets import PRESET_NAMES
@@ -25,59 +26,69 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
     data_info = gr.Markdown("No dataset yet: pick one on the **Data** tab.", elem_id="train-data")
     with gr.Row():
         task = gr.Dropdown(
-            list(forms.TASK_CHOICES), value=forms.default_task_label(True), label="Task", elem_id="train-task"
+            list(forms.TASK_CHOICES),
+            value=forms.default_task_label(True),
+            label=t("Task"),
+            elem_id="train-task",
         )
-        from_run = gr.Dropdown([], label="Pretrained run to start from", visible=False, elem_id="train-from")
-        kind = gr.Radio(list(MODEL_KINDS), value=MODEL_KINDS[0], label="Model", elem_id="train-kind")
-        preset = gr.Radio(list(PRESET_NAMES), value=PRESET_NAMES[0], label="Size", elem_id="train-size")
+        from_run = gr.Dropdown(
+            [], label=t("Pretrained run to start from"), visible=False, elem_id="train-from"
+        )
+        kind = gr.Radio(list(MODEL_KINDS), value=MODEL_KINDS[0], label=t("Model"), elem_id="train-kind")
+        preset = gr.Radio(list(PRESET_NAMES), value=PRESET_NAMES[0], label=t("Size"), elem_id="train-size")
     recipe = gr.Checkbox(
         True,
-        label="Choose settings from the data (recommended): the fields below show the choices; a field you "
-        "edit stays yours",
+        label=t(
+            "Choose settings from the data (recommended): the fields below show the choices; a field you "
+            "edit stays yours"
+        ),
         elem_id="train-recipe",
     )
     own = gr.State([])  # the recipe settings the user edited (forms.TrainForm.own)
     with gr.Row():
-        epochs = gr.Number(3, label="Epochs", precision=0, minimum=1, elem_id="train-epochs")
-        batch = gr.Number(32, label="Batch size", precision=0, minimum=1, elem_id="train-batch")
-        lr = gr.Number(1e-3, label="Learning rate", minimum=0, elem_id="train-lr")
+        epochs = gr.Number(3, label=t("Epochs"), precision=0, minimum=1, elem_id="train-epochs")
+        batch = gr.Number(32, label=t("Batch size"), precision=0, minimum=1, elem_id="train-batch")
+        lr = gr.Number(1e-3, label=t("Learning rate"), minimum=0, elem_id="train-lr")
         seq_len = gr.Number(
-            128, label="Sequence length (tokens)", precision=0, minimum=8, elem_id="train-seq"
+            128, label=t("Sequence length (tokens)"), precision=0, minimum=8, elem_id="train-seq"
         )
-        max_steps = gr.Number(0, label="Max steps (0 = no cap)", precision=0, elem_id="train-max-steps")
-    with gr.Accordion("Advanced", open=False):
+        max_steps = gr.Number(0, label=t("Max steps (0 = no cap)"), precision=0, elem_id="train-max-steps")
+    with gr.Accordion(t("Advanced"), open=False):
         with gr.Row():
             backend = gr.Dropdown(
-                list(BACKENDS), value=_default_backend(), label="Keras backend", elem_id="train-backend"
+                list(BACKENDS), value=_default_backend(), label=t("Keras backend"), elem_id="train-backend"
             )
             precision = gr.Dropdown(
-                list(PRECISIONS), value=PRECISIONS[0], label="Precision", elem_id="train-precision"
+                list(PRECISIONS), value=PRECISIONS[0], label=t("Precision"), elem_id="train-precision"
             )
             tokenizer = gr.Radio(
-                list(TOKENIZER_KINDS), value=TOKENIZER_KINDS[0], label="Tokenizer", elem_id="train-tokenizer"
+                list(TOKENIZER_KINDS),
+                value=TOKENIZER_KINDS[0],
+                label=t("Tokenizer"),
+                elem_id="train-tokenizer",
             )
             log_every = gr.Number(
-                10, label="Log every N steps", precision=0, minimum=1, elem_id="train-log-every"
+                10, label=t("Log every N steps"), precision=0, minimum=1, elem_id="train-log-every"
             )
-            name = gr.Textbox(label="Run name (optional)", elem_id="train-name")
+            name = gr.Textbox(label=t("Run name (optional)"), elem_id="train-name")
         with gr.Row():
             val_fraction = gr.Number(
-                0.1, label="Validation share", minimum=0, maximum=0.5, elem_id="train-val-fraction"
+                0.1, label=t("Validation share"), minimum=0, maximum=0.5, elem_id="train-val-fraction"
             )
             test_fraction = gr.Number(
-                0.1, label="Test share", minimum=0, maximum=0.5, elem_id="train-test-fraction"
+                0.1, label=t("Test share"), minimum=0, maximum=0.5, elem_id="train-test-fraction"
             )
-            seed = gr.Number(1337, label="Seed (split and training)", precision=0, elem_id="train-seed")
+            seed = gr.Number(1337, label=t("Seed (split and training)"), precision=0, elem_id="train-seed")
     estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
-        start = gr.Button("Start training", variant="primary", elem_id="train-start")
-        stop = gr.Button("Stop", variant="stop", elem_id="train-stop")
-        resume = gr.Button("Resume", elem_id="train-resume")
-    with gr.Accordion("Try several settings", open=False, elem_id="train-search-box"):
+        start = gr.Button(t("Start training"), variant="primary", elem_id="train-start")
+        stop = gr.Button(t("Stop"), variant="stop", elem_id="train-stop")
+        resume = gr.Button(t("Resume"), elem_id="train-resume")
+    with gr.Accordion(t("Try several settings"), open=False, elem_id="train-search-box"):
         with gr.Row():
-            trials = gr.Number(6, label="Settings to try", precision=0, minimum=1, elem_id="train-trials")
-            minutes = gr.Number(5, label="Within minutes", minimum=0.5, elem_id="train-minutes")
-            search = gr.Button("Search", elem_id="train-search")
+            trials = gr.Number(6, label=t("Settings to try"), precision=0, minimum=1, elem_id="train-trials")
+            minutes = gr.Number(5, label=t("Within minutes"), minimum=0.5, elem_id="train-minutes")
+            search = gr.Button(t("Search"), elem_id="train-search")
         search_info = gr.Markdown(
             "Trains the model kinds, sizes, learning rates and dropouts Optuna proposes, starting from the "
             "recipe, ranked by validation macro-F1; fields you edited stay yours.",
@@ -86,11 +97,11 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
     error = gr.Markdown(visible=False, elem_id="train-error", elem_classes=["textlab-error"])
     differs = gr.Markdown(visible=False, elem_id="train-differs", elem_classes=["textlab-note"])
     with gr.Row(equal_height=True):
-        watched = gr.Dropdown([], label="Run shown below", elem_id="train-run", scale=4)
-        again = gr.Button("Train again with these settings", elem_id="train-again", scale=1)
+        watched = gr.Dropdown([], label=t("Run shown below"), elem_id="train-run", scale=4)
+        again = gr.Button(t("Train again with these settings"), elem_id="train-again", scale=1)
     base = gr.State("")  # the run "train again" loaded (forms.TrainForm.base_run)
     progress = gr.Markdown(views.progress_markdown(None, {}, []), elem_id="train-progress")
-    chart = gr.Plot(label="Training curves", elem_id="train-chart")
+    chart = gr.Plot(label=t("Training curves"), elem_id="train-chart")
     seen = gr.State("")  # what the chart shows, so unchanged ticks do not redraw it
     timer = gr.Timer(1.0)
 

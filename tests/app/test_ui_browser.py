@@ -167,7 +167,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
         page.set_default_timeout(30_000)
         page.on("request", lambda r: _note_external(state, r.url))
         page.goto(app.url)
-        state["page"] = page
+        state["page"], state["browser"] = page, browser
         try:
             yield state
         finally:
@@ -274,6 +274,29 @@ def test_first_launch_preloads_the_demo_and_binds_loopback_only(session: dict) -
     listening = _listening_addresses(port)
     assert listening == {"127.0.0.1"}, f"port {port} is bound on {listening}"
     assert session["external"] == [], f"the page fetched from outside this machine: {session['external']}"
+
+
+def test_the_ui_speaks_the_browsers_language(session: dict) -> None:
+    context = session["browser"].new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(session["app"].url)
+        page.get_by_role("tab", name="训练", exact=True).click()
+        sync_api.expect(page.locator("#train-start")).to_have_text("开始训练")
+        sync_api.expect(page.locator("#train-epochs")).to_contain_text("训练轮数")
+        assert page.get_by_role("tab", name="Train").count() == 0
+        # Switchable: Settings (the footer's last link) lists the languages; English is one choice away.
+        page.locator("footer button, footer a").last.click()
+        language = page.locator("input[role=combobox]").last  # the Language choice, below the tabs' own
+        sync_api.expect(language).to_have_value("简体中文")
+        language.click()
+        page.get_by_role("option", name="English", exact=True).click()
+        page.keyboard.press("Escape")
+        sync_api.expect(page.get_by_role("tab", name="Train")).to_be_visible()
+        sync_api.expect(page.locator("#train-start")).to_have_text("Start training")
+    finally:
+        context.close()
+    sync_api.expect(session["page"].get_by_role("tab", name="Train")).to_be_visible()  # English stays English
 
 
 def _listening_addresses(port: int) -> set[str]:
