@@ -14,7 +14,15 @@ from data.config import TEXT_MODES, TOKENIZER_KINDS
 from data.errors import DataError
 from models import tasks
 from models.architecture.presets import PRESET_NAMES
-from models.config import BACKENDS, DISTRIBUTIONS, MODEL_KINDS, OVERRIDES, PRECISIONS, RunConfig
+from models.config import (
+    BACKENDS,
+    CLASS_WEIGHTS,
+    DISTRIBUTIONS,
+    MODEL_KINDS,
+    OVERRIDES,
+    PRECISIONS,
+    RunConfig,
+)
 
 DEFAULT_WORKSPACE = os.environ.get("TEXTLAB_WORKSPACE", "workspace")
 
@@ -159,6 +167,11 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--max-steps", type=int)
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--seed", type=int)
+    p.add_argument(
+        "--class-weight",
+        choices=CLASS_WEIGHTS,
+        help="classifiers: balanced weighs each class by n / (classes * count) in the loss (default none)",
+    )
     p.add_argument("--val-fraction", type=float, help="share of rows for validation (default 0.1)")
     p.add_argument("--test-fraction", type=float, help="share of rows for the test split (default 0.1)")
     p.add_argument("--split-seed", type=int, help="seed of the train/val/test split (default 1337)")

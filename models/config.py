@@ -16,6 +16,7 @@ ModelKind = Literal["transformer", "lstm", "bag", "linear", "crf"]
 Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]
+ClassWeight = Literal["none", "balanced"]
 
 # The CRF kind's window: the words whose features score a word's tag (itself and two on each side). Here, not in
 # models.architecture.crf, so sizing a CRF never imports Keras (the CLI picks the backend before it does).
@@ -28,6 +29,7 @@ MODEL_KINDS: tuple[str, ...] = get_args(ModelKind)
 BACKENDS: tuple[str, ...] = get_args(Backend)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
+CLASS_WEIGHTS: tuple[str, ...] = get_args(ClassWeight)
 
 
 @dataclass
@@ -71,6 +73,9 @@ class TrainConfig:
     steps_per_execution: int = 1
     jit_compile: bool | Literal["auto"] = "auto"
     seed: int = 1337
+    # balanced: each class's examples weigh n / (classes * count) in the loss (classifiers; the linear kind's
+    # liblinear fits too), so a rare class counts as much as a common one
+    class_weight: ClassWeight = "none"
 
 
 @dataclass
@@ -171,6 +176,7 @@ OVERRIDES: dict[str, str] = {
     "early_stopping_patience": "train.early_stopping_patience",
     "log_every": "train.log_every",
     "seed": "train.seed",
+    "class_weight": "train.class_weight",
     "from_run": "finetune.from_run",
     "freeze_backbone_epochs": "finetune.freeze_backbone_epochs",
     "backbone_lr_multiplier": "finetune.backbone_lr_multiplier",

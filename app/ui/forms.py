@@ -66,6 +66,7 @@ class TrainForm:
     val_fraction: float = 0.1  # Advanced: the split (shares of the rows) and one seed for split and training
     test_fraction: float = 0.1
     seed: int = 1337
+    class_weight: str = "none"  # Advanced: "balanced" weighs a rare class as much as a common one
     base_run: str = ""  # "Train again with these settings": the run whose config.json the form starts from
 
 
@@ -131,6 +132,7 @@ def form_of(config: RunConfig) -> dict[str, Any]:
         "val_fraction": config.data.val_fraction,
         "test_fraction": config.data.test_fraction,
         "seed": config.train.seed,
+        "class_weight": config.train.class_weight,
     }
 
 
@@ -217,6 +219,7 @@ def _form_values(
         "test_fraction": _share(form.test_fraction, "test"),
         "seed": _int(form.seed),
         "split_seed": _int(form.seed),
+        "class_weight": form.class_weight or None,
     }
 
 

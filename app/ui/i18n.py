@@ -46,6 +46,7 @@ ZH: dict[str, str] = {
     "Validation share": "验证集比例",
     "Test share": "测试集比例",
     "Seed (split and training)": "随机种子（划分与训练）",
+    "Class weights (balanced: a rare class counts as much as a common one)": "类别权重（balanced：少见的类别与常见的同样重要）",
     "Start training": "开始训练",
     "Stop": "停止",
     "Resume": "继续",

@@ -14,7 +14,7 @@ from app.ui.i18n import t
 from data.config import TOKENIZER_KINDS
 from data.errors import DataError
 from models.architecture.presets import PRESET_NAMES
-from models.config import BACKENDS, MODEL_KINDS, PRECISIONS
+from models.config import BACKENDS, CLASS_WEIGHTS, MODEL_KINDS, PRECISIONS
 from models.run_dir import ACTIVE_STATES, RunDir, list_runs
 
 
@@ -79,6 +79,12 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
                 0.1, label=t("Test share"), minimum=0, maximum=0.5, elem_id="train-test-fraction"
             )
             seed = gr.Number(1337, label=t("Seed (split and training)"), precision=0, elem_id="train-seed")
+            class_weight = gr.Radio(
+                list(CLASS_WEIGHTS),
+                value=CLASS_WEIGHTS[0],
+                label=t("Class weights (balanced: a rare class counts as much as a common one)"),
+                elem_id="train-class-weight",
+            )
     estimate = gr.Markdown(elem_id="train-estimate")
     with gr.Row():
         start = gr.Button(t("Start training"), variant="primary", elem_id="train-start")
@@ -106,7 +112,18 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
     timer = gr.Timer(1.0)
 
     form_inputs = [task, kind, preset, backend, precision, tokenizer, epochs, batch, lr, seq_len, max_steps]
-    form_inputs += [log_every, from_run, name, recipe, own, val_fraction, test_fraction, seed, base]
+    form_inputs += [
+        log_every,
+        from_run,
+        name,
+        recipe,
+        own,
+        val_fraction,
+        test_fraction,
+        seed,
+        class_weight,
+        base,
+    ]
     # Train-form fields the recipe fills in, by their RunConfig OVERRIDES key (forms.recipe_fields).
     recipe_widgets = {"kind": kind, "preset": preset, "tokenizer": tokenizer, "epochs": epochs}
     recipe_widgets |= {"batch_size": batch, "learning_rate": lr, "seq_len": seq_len}

@@ -15,7 +15,7 @@ import numpy as np
 
 
 def fit_grid(
-    x: Any, y: np.ndarray, classes: int, grid: Sequence[float]
+    x: Any, y: np.ndarray, classes: int, grid: Sequence[float], balanced: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each C in ``grid``: ([features, classes] weights, [classes] biases) of liblinear logistic
     regression, one-vs-rest past two classes (scikit-learn's OneVsRestClassifier, fit by fit); a binary
@@ -25,7 +25,7 @@ def fit_grid(
     columns = [1] if classes == 2 else list(range(classes))
     jobs = [(c, k) for c in grid for k in columns]
     fits = joblib.Parallel(n_jobs=min(len(jobs), os.cpu_count() or 1))(
-        joblib.delayed(_binary)(c, x, (y == k).astype(np.int32)) for c, k in jobs
+        joblib.delayed(_binary)(c, x, (y == k).astype(np.int32), balanced) for c, k in jobs
     )
     out = []
     for c in grid:
@@ -39,11 +39,12 @@ def fit_grid(
     return out
 
 
-def _binary(c: float, x: Any, target: np.ndarray) -> tuple[np.ndarray, float]:
+def _binary(c: float, x: Any, target: np.ndarray, balanced: bool = False) -> tuple[np.ndarray, float]:
     """One liblinear fit of ``target`` (0/1): its weights and intercept (all zero when one value only)."""
     from sklearn.linear_model import LogisticRegression
 
     if target.min() == target.max():
         return np.zeros(x.shape[1]), (1e4 if target[0] else -1e4)
-    model = LogisticRegression(C=c, solver="liblinear").fit(x, target)
+    weight = "balanced" if balanced else None
+    model = LogisticRegression(C=c, solver="liblinear", class_weight=weight).fit(x, target)
     return model.coef_[0], float(model.intercept_[0])

@@ -72,10 +72,10 @@ def _tfidf_rows(ids: np.ndarray, tables: dict[str, np.ndarray]) -> Any:
     return matrix
 
 
-def fit_linear(model: Any, prepared: Any) -> dict[str, Any]:
+def fit_linear(model: Any, prepared: Any, balanced: bool = False) -> dict[str, Any]:
     """Fit the model's weights on the training split, C picked by validation macro-F1; returns the fit's
     record (its loss and accuracy on the training and validation rows, C, validation macro-F1, features,
-    seconds)."""
+    seconds). ``balanced``: each binary fit weighs its two sides by their inverse frequency."""
     started = time.perf_counter()
     (train_x, train_y), labels = prepared.train_arrays[:2], prepared.labels
     tables = token_tables(prepared.tokenizer, train_x)
@@ -84,7 +84,7 @@ def fit_linear(model: Any, prepared: Any) -> dict[str, Any]:
     if not len(choose_x):  # no validation rows: pick C on the training split
         choose_x, choose_y = train_x, train_y
     x_choose = tfidf_matrix(choose_x, tables)
-    fits = fit_grid(x_train, train_y, len(labels), C_GRID)
+    fits = fit_grid(x_train, train_y, len(labels), C_GRID, balanced=balanced)
     chosen = [_scores(x_choose, choose_y, kernel, bias, labels) for kernel, bias in fits]
     best = int(np.argmax([c["macro_f1"] for c in chosen]))  # the first best C wins a tie
     kernel, bias = fits[best]

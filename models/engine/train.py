@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
 import time
 import traceback
 from typing import Any
+
+import numpy as np
 
 from data.errors import DataError
 from data.fileio import atomic_copy, atomic_path, atomic_write_json, atomic_write_text, read_jsonl
@@ -186,9 +189,10 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         outcome = "completed"
         if config.model.kind in FITTED_KINDS:  # fitted in closed form, once: no epochs to run or resume
             if checkpoint is None:
-                _fit_closed_form(run, config.model.kind, model, prepared, monitor, started)
+                _fit_closed_form(run, config, model, prepared, monitor, started)
                 save_last(total_steps)
             step, epoch = total_steps, t.epochs
+        weights = class_weights(config, prepared)
         while step < total_steps and epoch < t.epochs:
             lineage.before_epoch(model, config, epoch, total_steps)
             n = min(per_epoch - in_epoch, total_steps - step)
@@ -199,6 +203,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
                 epochs=epoch + 1,
                 initial_epoch=epoch,
                 validation_data=prepared.val,
+                class_weight=weights,
                 callbacks=callbacks,
                 shuffle=False,  # the pipeline already shuffles, deterministically per epoch
                 verbose=0,
@@ -267,17 +272,33 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         )
 
 
-def _fit_closed_form(run: RunDir, kind: str, model: Any, prepared: Any, monitor: Any, started: float) -> None:
+def class_weights(config: RunConfig, prepared: Any) -> dict[int, float] | None:
+    """Keras' class_weight for ``train.class_weight = "balanced"``: n / (classes * count) per class of the
+    training split (a classifier's; other tasks' targets are not one label per example)."""
+    texts = prepared.texts or {}
+    if config.train.class_weight != "balanced" or "train" not in texts or not prepared.labels:
+        return None
+    ids = np.asarray(texts["train"][1], dtype=np.int64)
+    classes = len(prepared.labels)
+    counts = np.bincount(ids, minlength=classes)
+    return {k: float(len(ids) / (classes * n)) if n else 0.0 for k, n in enumerate(counts)}
+
+
+def _fit_closed_form(
+    run: RunDir, config: RunConfig, model: Any, prepared: Any, monitor: Any, started: float
+) -> None:
     """Fit the linear kind (models.engine.linear_fit) or the CRF (models.engine.crf_fit); log the fit as the
     run's one epoch and keep it as the best."""
-    if kind == "crf":
-        from models.engine.crf_fit import fit_crf as fit_kind
+    if config.model.kind == "crf":
+        from models.engine.crf_fit import fit_crf
 
+        fit_kind = fit_crf
         message = "fitting the CRF (CRFsuite; L1/L2 and the O shift picked by cross-validation)"
         chosen = ("val_entity_f1", "c1", "c2", "outside_bias", "cv_entity_f1", "features")
     else:
-        from models.engine.linear_fit import fit_linear as fit_kind
+        from models.engine.linear_fit import fit_linear
 
+        fit_kind = functools.partial(fit_linear, balanced=config.train.class_weight == "balanced")
         message = "fitting the linear model (scikit-learn liblinear, C picked on validation)"
         chosen = ("val_macro_f1", "C", "features")
     run.write_status(message=message)

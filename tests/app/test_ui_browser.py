@@ -438,6 +438,10 @@ def test_train_live_chart_stop_resume_complete(session: dict) -> None:
     if not advanced.is_visible():
         page.get_by_text("Advanced").click()
     page.locator("#train-tokenizer").get_by_label("char").check()
+    # Advanced shows the split, the seed and class weighting.
+    for field in ("#train-val-fraction", "#train-test-fraction", "#train-seed"):
+        sync_api.expect(page.locator(field)).to_be_visible()
+    sync_api.expect(page.locator("#train-class-weight").get_by_label("balanced")).to_be_visible()
     for selector, value in (
         ("#train-epochs", "10"),
         ("#train-batch", "16"),
