@@ -19,6 +19,9 @@ from app.ui import views
 _EMBED = {"embedOptions": {"renderer": "svg", "actions": False}}
 PANEL_WIDTH = 300
 PANEL_HEIGHT = 220
+# Two bar charts share a row of the Data tab; a fixed width because Vega measured a "container" width of
+# zero in gr.Plot when the chart arrived (a blank chart).
+BAR_WIDTH = 440
 _FROM_ZERO = alt.Scale(domainMin=0)  # every panel's steps from the run's start, aligned side by side
 
 
@@ -33,7 +36,7 @@ def bar_chart(frame: pd.DataFrame, x: str, y: str, x_title: str) -> alt.Chart:
             y=alt.Y(f"{y}:Q", title=y),
             tooltip=[x, y],
         )
-        .properties(width="container", height=PANEL_HEIGHT, usermeta=_EMBED)
+        .properties(width=BAR_WIDTH, height=PANEL_HEIGHT, usermeta=_EMBED)
     )
 
 

@@ -331,7 +331,10 @@ def test_upload_shows_errors_plainly_then_preview_and_stats(session: dict) -> No
     assert not page.locator("#data-error").is_visible()
     sync_api.expect(page.get_by_text("claim your cash reward today 1", exact=True).first).to_be_visible()
     _wait_text(page, "#data-stats", r"num classes\s+2")
-    assert page.locator("#data-balance").locator("canvas, svg").count() > 0
+    # Drawn, not only placed: a bar per class (a chart Vega sized to zero width has none).
+    bars = page.locator("#data-balance svg path[aria-roledescription=bar]")
+    sync_api.expect(bars).to_have_count(2)
+    assert bars.first.bounding_box()["width"] > 20
     assert (session["workspace"] / "uploads" / "tiny_spam.csv").read_bytes() == good.read_bytes()
     _shot(page, "data")
 
@@ -377,7 +380,36 @@ def test_a_second_upload_redraws_the_histogram_with_its_own_bins(session: dict) 
         labels = _wait_labels(page, "#data-lengths", bins)
         other = long if path == short else short
         assert not set(views.length_histogram_frame(pd_read(other))["length"]) & set(labels), labels
+        _wait_apart(page, "#data-lengths")  # the axis labels are slanted, never drawn over each other
     _upload(page, _write_dataset(base / "tiny_spam.csv"))  # as the tests after this one expect
+
+
+def _label_boxes(page, selector: str) -> list[dict]:
+    """Screen boxes of a chart's visible x-axis labels."""
+    axis = f"{selector} svg g.role-axis[aria-label^='X-axis'] g.role-axis-label text"
+    return page.locator(axis).evaluate_all(
+        """ts => ts.filter(t => getComputedStyle(t).opacity !== '0' && t.getAttribute('opacity') !== '0')
+            .map(t => { const r = t.getBoundingClientRect();
+                        return {text: t.textContent, x0: r.left, x1: r.right, y0: r.top, y1: r.bottom}; })"""
+    )
+
+
+def _wait_apart(page, selector: str, timeout: float = 15.0) -> None:
+    """Poll a chart until it has drawn its x-axis labels (Vega lays them out after the marks), then
+    assert that no two visible ones overlap."""
+    deadline, overlapping = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        page.locator(selector).scroll_into_view_if_needed()
+        boxes = _label_boxes(page, selector)
+        overlapping = [(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :] if _overlap(a, b)]
+        if boxes and not overlapping:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"{selector}'s axis labels overlap: {overlapping}")
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["x0"] < b["x1"] - 1 and b["x0"] < a["x1"] - 1 and a["y0"] < b["y1"] - 1 and b["y0"] < a["y1"] - 1
 
 
 def pd_read(path: Path):
