@@ -43,11 +43,11 @@ def build(workspace: str) -> dict[str, Any]:
             more = gr.Number(1, label=t("More epochs"), precision=0, minimum=1, elem_id="runs-more-epochs")
             extend = gr.Button(t("Train N more epochs"), elem_id="runs-extend")
             delete = gr.Button(t("Delete…"), variant="stop", elem_id="runs-delete")
-        with gr.Group(visible=False, elem_id="runs-confirm") as confirm:
-            question = gr.Markdown(elem_id="runs-confirm-text")
-            with gr.Row():
-                yes = gr.Button(t("Yes, delete it"), variant="stop", elem_id="runs-confirm-delete")
-                no = gr.Button(t("Cancel"), elem_id="runs-cancel")
+        question = gr.Markdown(visible=False, elem_id="runs-confirm-text")
+        with gr.Row():
+            yes = gr.Button(t("Yes, delete it"), variant="stop", visible=False, elem_id="runs-confirm-delete")
+            no = gr.Button(t("Cancel"), visible=False, elem_id="runs-cancel")
+        confirm = [question, yes, no]  # shown together while a delete waits for its answer
         message = gr.Markdown(elem_id="runs-message")
     selected = gr.Dropdown(
         [], multiselect=True, label=t("Compare runs (loss curves)"), elem_id="runs-selected"
@@ -114,13 +114,13 @@ def build(workspace: str) -> dict[str, Any]:
         try:
             run = _picked(path)
         except DataError as err:
-            return gr.update(visible=False), "", views.error_markdown(err)
+            return (*_asking(False), views.error_markdown(err))
         running = run.summary().state in ACTIVE_STATES
         ask = (
             f"Delete `{run.id}` and its {folder_size(run.path) / 1e6:.1f} MB of files (model, checkpoints, "
             "exports)? This cannot be undone." + (" It is training: it is stopped first." if running else "")
         )
-        return gr.update(visible=True), ask, ""
+        return (*_asking(True, ask), "")
 
     def on_confirm(path: str | None) -> tuple:
         from models.engine.manage import delete_run
@@ -129,11 +129,11 @@ def build(workspace: str) -> dict[str, Any]:
             run = _picked(path)
             children = delete_run(run)
         except DataError as err:
-            return gr.update(visible=False), views.error_markdown(err)
+            return (*_asking(False), views.error_markdown(err))
         note = f"Deleted `{run.id}`."
         if children:
             note += f" Fine-tuned from it (they keep their own weights): {', '.join(children)}."
-        return gr.update(visible=False), note
+        return (*_asking(False), note)
 
     inputs = [selected, query, order, target]
     outputs = [count, table, selected, overlay, diff, target]
@@ -142,10 +142,15 @@ def build(workspace: str) -> dict[str, Any]:
     selected.input(on_select, [selected], [overlay, diff])
     rename.click(on_rename, [target, new_name], [message, new_name]).then(on_refresh, inputs, outputs)
     extend.click(on_extend, [target, more], [message]).then(on_refresh, inputs, outputs)
-    delete.click(on_delete, [target], [confirm, question, message])
-    no.click(lambda: gr.update(visible=False), None, [confirm])
-    yes.click(on_confirm, [target], [confirm, message]).then(on_refresh, inputs, outputs)
+    delete.click(on_delete, [target], [*confirm, message])
+    no.click(lambda: _asking(False), None, confirm)
+    yes.click(on_confirm, [target], [*confirm, message]).then(on_refresh, inputs, outputs)
     return {"refresh": (on_refresh, inputs, outputs)}
+
+
+def _asking(shown: bool, question: str = "") -> tuple:
+    """Updates of the delete confirmation: its question, Yes and Cancel, shown or hidden together."""
+    return gr.update(value=question, visible=shown), gr.update(visible=shown), gr.update(visible=shown)
 
 
 def _picked(path: str | None) -> RunDir:

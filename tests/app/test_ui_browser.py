@@ -758,7 +758,7 @@ def test_runs_are_filtered_sorted_renamed_trained_more_and_deleted(session: dict
     page.locator("#runs-delete").click()
     _wait_text(page, "#runs-confirm-text", re.escape(copy.name) + r".*cannot be undone")
     page.locator("#runs-cancel").click()
-    sync_api.expect(page.locator("#runs-confirm")).to_be_hidden(timeout=10_000)
+    sync_api.expect(page.locator("#runs-confirm-delete")).to_be_hidden(timeout=10_000)
     assert copy.exists()
     page.locator("#runs-delete").click()
     page.locator("#runs-confirm-delete").click()
