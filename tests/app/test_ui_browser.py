@@ -657,10 +657,20 @@ def test_restart_finds_the_run(session: dict) -> None:
     # (a linear run is fitted in closed form: a val point, no train curve)
     assert {n.split(" · ")[0] for n in legend} == {f"run {i}" for i in range(1, selected + 1)}, legend
     assert selected >= 3, "the session trains three runs: all three are compared by default"
-    # Their settings side by side: only what differs (a classifier beside a language model: the task).
+    # Their settings side by side: only what differs, each differing field of their config.json a row.
+    from app.ui import views
+
+    ids = re.findall(r"\d{8}-\d{6}-[\w.-]+", _text(page, "#runs-selected"))  # in the order numbered
+    assert len(ids) == selected, ids
+    configs = {
+        f"run {i}": json.loads((run.parent / r / "config.json").read_text()) for i, r in enumerate(ids, 1)
+    }
+    expected = views.config_diff_frame(configs)["setting"].tolist()
+    assert "model.kind" in expected, expected  # the UI's transformer beside the CLI's linear runs
     diff = _wait_text(page, "#runs-diff", r"model\.kind")
-    assert re.search(r"task\s", diff) and "causal_lm" in diff and "run 3" in diff, diff
-    assert not re.search(r"^(workspace|recipe)\s", diff, re.M), diff  # where a run lives is not a setting
+    shown = set(re.findall(r"^([a-z_]+(?:\.[a-z_]+)*)$", diff, re.M))
+    assert set(expected) <= shown and "run 3" in diff, (expected, diff)
+    assert not {"workspace", "recipe"} & shown, diff  # where a run lives and why a recipe chose: not settings
     while page.locator("#runs-selected .token-remove").count():
         page.locator("#runs-selected .token-remove").first.click()
         page.wait_for_timeout(300)
