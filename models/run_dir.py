@@ -283,13 +283,18 @@ class RunSummary:
         return f"from {self.from_run}" + (f" ({detail})" if detail else "")
 
 
-def list_runs(workspace: str | Path) -> list[RunSummary]:
-    """All runs under the workspace, newest first."""
+def run_dirs(workspace: str | Path) -> list[RunDir]:
+    """Every run directory under the workspace, newest first (nothing of them read yet)."""
     runs = Path(workspace) / RUNS_SUBDIR
     if not runs.is_dir():
         return []
     dirs = [p for p in runs.iterdir() if (p / "config.json").is_file()]
-    return [RunDir(p).summary() for p in sorted(dirs, key=lambda p: p.name, reverse=True)]
+    return [RunDir(p) for p in sorted(dirs, key=lambda p: p.name, reverse=True)]
+
+
+def list_runs(workspace: str | Path) -> list[RunSummary]:
+    """All runs under the workspace, newest first."""
+    return [run.summary() for run in run_dirs(workspace)]
 
 
 def _headline_metric(report: dict[str, Any], status: dict[str, Any]) -> tuple[str, float | None]:

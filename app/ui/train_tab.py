@@ -207,26 +207,19 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
 
     def on_again(path: str | None) -> tuple:
         """The shown run's data into the Data tab and its settings into the form (forms.form_of)."""
-        if not path:
-            message = views.error_markdown("Pick a run to train again.")
-            return (
-                gr.update(value=message, visible=True),
-                *[gr.skip()] * (len(data_outputs) + len(form_inputs)),
-            )
-        config = RunDir(path).config()
-        data = forms.dataset_of(config)
-        if not os.path.isfile(data["path"]):
-            message = views.error_markdown(
-                DataError(
+        problem: Any = "Pick a run to train again." if not path else None
+        if path:
+            config = RunDir(path).config()
+            data = forms.dataset_of(config)
+            if not os.path.isfile(data["path"]):
+                problem = DataError(
                     "is not there any more, so that run cannot be trained again as it was.",
                     file=data["path"],
                     hint="put the file back, or load another on the Data tab and set the form by hand.",
                 )
-            )
-            return (
-                gr.update(value=message, visible=True),
-                *[gr.skip()] * (len(data_outputs) + len(form_inputs)),
-            )
+        if problem is not None:  # the message, and every other output as it is
+            shown = gr.update(value=views.error_markdown(problem), visible=True)
+            return (shown, *[gr.skip()] * (len(data_outputs) + len(form_inputs)))
         view = load_view(
             data["path"],
             data["text_column"],

@@ -68,9 +68,9 @@ def extend_run(run: RunDir, more_epochs: int) -> RunDir:
         )
     status = run.status()
     if config.train.max_steps is not None:
-        epochs_done = max(1, int(status.get("epoch") or config.train.epochs))
-        per_epoch = max(1, int(status.get("step") or 0) // epochs_done)
-        config.train.max_steps = int(status.get("step") or 0) + per_epoch * more_epochs
+        step = int(status.get("step") or 0)
+        per_epoch = max(1, step // max(1, int(status.get("epoch") or config.train.epochs)))
+        config.train.max_steps = step + per_epoch * more_epochs
     config.train.epochs = (
         int((status.get("trained_for") or {}).get("epochs") or config.train.epochs) + more_epochs
     )

@@ -10,7 +10,7 @@ from models import tasks
 from models.architecture.presets import resolve_model_config
 from models.architecture.sizing import estimate_memory
 from models.config import FITTED_KINDS, ModelConfig, RunConfig
-from models.run_dir import RunDir
+from models.run_dir import RunDir, run_dirs
 
 # The tokenizer is trained when the run starts; until then the vocabulary size is a guess.
 CHAR_VOCAB_GUESS = 128
@@ -79,16 +79,14 @@ class MeasuredRate:
 def measured_rate(config: RunConfig) -> MeasuredRate | None:
     """The median step rate of the newest completed run in the workspace that trained the same model at the
     same batch, sequence length, backend and precision (the steps it logged); None when there is none."""
-    from models.run_dir import list_runs
-
     wanted = _speed_key(config)
-    for summary in list_runs(config.workspace):
-        run = RunDir(summary.path)
+    for run in run_dirs(config.workspace):  # every form edit asks: only a matching run's files are read
         try:
             if _speed_key(run.config()) != wanted:
                 continue
         except (OSError, ValueError, TypeError):
             continue
+        summary = run.summary()
         steps = [r for r in run.metrics() if r.get("kind") == "step" and (r.get("steps_per_s") or 0) > 0]
         if len(steps) >= 3 and summary.state == "completed" and summary.duration_s:
             rate = sorted(r["steps_per_s"] for r in steps)[len(steps) // 2]
@@ -101,7 +99,5 @@ def _speed_key(config: RunConfig) -> tuple:
     """What a step's time depends on: the model (its kind and sizes), batch, sequence length, backend."""
     m = config.model
     sizes = (m.preset,) if m.preset else (m.hidden_dim, m.num_layers, m.num_heads, m.intermediate_dim)
-    return (config.task, m.kind, *sizes, m.seq_len, config.tokenizer.kind, config.train.batch_size) + (
-        config.backend,
-        config.precision,
-    )
+    rest = (m.seq_len, config.tokenizer.kind, config.train.batch_size, config.backend, config.precision)
+    return (config.task, m.kind, *sizes, *rest)
