@@ -102,9 +102,11 @@ def build(workspace: str) -> dict[str, Any]:
         )
 
     upload.upload(on_upload, [upload], [*outputs, upload, demo])
-    demo.input(on_demo, [demo], outputs)
-    for control in (text_col, label_col, text_mode, sheet, merge_case):
-        control.input(on_columns, [dataset, text_col, label_col, text_mode, sheet, merge_case], outputs)
+    demo.input(on_demo, [demo], outputs, trigger_mode="always_last")  # a pick made while one loads: too
+    controls = (text_col, label_col, text_mode, sheet, merge_case)
+    # one event for all five, always_last: choices made in quick succession load once more, with all of them,
+    # instead of separate loads finishing in any order (or the default "once" dropping the later choice)
+    gr.on([c.input for c in controls], on_columns, [dataset, *controls], outputs, trigger_mode="always_last")
     return {"dataset": dataset, "demo": demo, "outputs": outputs, "initial": (on_demo, [demo], outputs)}
 
 

@@ -139,7 +139,9 @@ def build(workspace: str) -> dict[str, Any]:
     outputs = [count, table, selected, overlay, diff, target]
     refresh.click(on_refresh, inputs, outputs)
     gr.on([query.change, order.input], on_refresh, inputs, outputs, trigger_mode="always_last")
-    selected.input(on_select, [selected], [overlay, diff])
+    # always_last: removing runs one after another must end on the last selection (the default, "once",
+    # dropped the clicks made while a redraw was pending and left removed runs in the chart)
+    selected.input(on_select, [selected], [overlay, diff], trigger_mode="always_last")
     rename.click(on_rename, [target, new_name], [message, new_name]).then(on_refresh, inputs, outputs)
     extend.click(on_extend, [target, more], [message]).then(on_refresh, inputs, outputs)
     delete.click(on_delete, [target], [*confirm, message])

@@ -48,9 +48,10 @@ def build_app(workspace: str) -> gr.Blocks:
         # First launch does something real: the demo dataset is loaded, runs on disk are listed.
         for fn, inputs, outputs in (data["initial"], train["refresh"], play["refresh"], export["refresh"]):
             app.load(fn, inputs, outputs)
-        # Charts are drawn when their tab is shown: a plot updated while hidden can stay blank.
+        # Charts are drawn when their tab is shown: a plot updated while hidden can stay blank. always_last:
+        # a tab shown again while its last refresh is pending is refreshed again (the default drops it).
         for page, tab in ((train_page, train), (runs_page, runs), (play_page, play), (export_page, export)):
-            page.select(*tab["shown"] if "shown" in tab else tab["refresh"])
+            page.select(*tab["shown"] if "shown" in tab else tab["refresh"], trigger_mode="always_last")
     return app
 
 

@@ -264,7 +264,7 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
 
     dataset.change(on_dataset, [dataset, base], [data_info, task])
     for key, widget in recipe_widgets.items():
-        widget.input(lambda owned, key=key: on_own(owned, key), [own], [own])
+        widget.input(lambda owned, key=key: on_own(owned, key), [own], [own], trigger_mode="always_last")
     recipe.change(lambda on, owned: [] if on else owned, [recipe, own], [own])  # on again: all re-chosen
     gr.on(
         [dataset.change, task.change, recipe.change, own.change, from_run.change],
