@@ -17,6 +17,8 @@ def test_every_edit_ends_on_the_last_value(tmp_path: Path) -> None:
     wired = [d for d in config["dependencies"] if {e for _, e in d["targets"]} & USER_EDITS]
     assert len(wired) > 10, wired  # the tabs' inputs, selections and tab switches are all there
     dropping = [
-        [f"{names.get(i, i)}.{e}" for i, e in d["targets"]] for d in wired if d["trigger_mode"] != "always_last"
+        [f"{names.get(i, i)}.{e}" for i, e in d["targets"]]
+        for d in wired
+        if d["trigger_mode"] != "always_last"
     ]
     assert not dropping, dropping
