@@ -10,7 +10,7 @@ so the same datasets feed the TensorFlow, JAX and PyTorch backends.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from data.errors import DataError
 from data.special_tokens import BOS, EOS, MASK, NUM_SPECIAL_TOKENS, PAD
+from data.text_pieces import batches, pieces
 from data.tokenizers.base import Tokenizer
 
 # Causal-LM windows: non-overlapping windows of seq_len + 1 tokens, starting at a per-epoch random offset
@@ -47,14 +48,24 @@ def chunk_ids(token_ids: np.ndarray, seq_len: int) -> np.ndarray:
 
 
 def encode_documents_for_lm(tokenizer: Tokenizer, texts: Iterable[str]) -> np.ndarray:
-    """One flat int32 stream: the documents' ids with [EOS] between consecutive documents."""
-    parts: list[np.ndarray] = []
+    """One flat int32 stream: the documents' ids with [EOS] between consecutive documents.
+
+    Documents are encoded in whitespace-cut pieces, a bounded batch per call (``data.text_pieces``): the same
+    ids as whole documents, with memory bounded by the batch instead of the corpus."""
     eos = np.array([EOS], dtype=np.int32)
-    for i, ids in enumerate(tokenizer.encode_batch(list(texts))):
-        if i:
-            parts.append(eos)
-        parts.append(np.asarray(ids, dtype=np.int32))
+    parts: list[np.ndarray] = []
+    for group in batches(_pieces_between_boundaries(texts)):
+        encoded = iter(tokenizer.encode_batch([piece for piece in group if piece is not None]))
+        parts.extend(eos if piece is None else np.asarray(next(encoded), dtype=np.int32) for piece in group)
     return np.concatenate(parts) if parts else np.zeros((0,), dtype=np.int32)
+
+
+def _pieces_between_boundaries(texts: Iterable[str]) -> Iterator[str | None]:
+    """Each document's pieces, with None (an [EOS]) between consecutive documents."""
+    for i, text in enumerate(texts):
+        if i:
+            yield None
+        yield from pieces(str(text))
 
 
 def pack_token_lists(token_lists: Iterable[list[int]], seq_len: int) -> tuple[np.ndarray, int]:

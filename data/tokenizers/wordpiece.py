@@ -11,6 +11,7 @@ import numpy as np
 
 from data.errors import DataError
 from data.special_tokens import SPECIAL_TOKENS, UNK_TOKEN
+from data.text_pieces import batches, pieces
 from data.tokenizers.base import Tokenizer
 from data.tokenizers.wordpiece_py import MAX_BYTES_PER_WORD, SUFFIX_INDICATOR, WordPieceEncoder
 from data.tokenizers.wordpiece_py import pretokenize as pretokenize_py
@@ -31,19 +32,20 @@ def tf_text_available() -> bool:
 
 
 def count_words(texts: Iterable[str], *, lowercase: bool = True) -> Counter[str]:
-    """Word counts after keras-hub's own pre-tokenization, the very function ``encode`` runs."""
+    """Word counts after keras-hub's own pre-tokenization, the very function ``encode`` runs.
+
+    Texts are read in whitespace-cut pieces, a bounded batch per call (``data.text_pieces``): the same words,
+    with memory bounded by the batch, not by a corpus that is one long document."""
+    split = (piece for text in texts for piece in pieces(str(text)))
     if not tf_text_available():
-        return Counter(word for text in texts for word in pretokenize_py(str(text), lowercase))
+        return Counter(word for piece in split for word in pretokenize_py(piece, lowercase))
     import tensorflow as tf
     from keras_hub.src.tokenizers.word_piece_tokenizer import pretokenize  # not exported; pinned 0.32
 
-    texts = [str(t) for t in texts]
     raw: Counter[bytes] = Counter()
-    for start in range(0, len(texts), _CHUNK):
+    for group in batches(split):
         # Eager on purpose: tracing a tf.function costs more than a few eager calls of these ops.
-        words = pretokenize(
-            tf.constant(texts[start : start + _CHUNK]), lowercase, lowercase, True, True, None
-        )
+        words = pretokenize(tf.constant(group), lowercase, lowercase, True, True, None)
         raw.update(words.flat_values.numpy().tolist())
     return Counter({word.decode("utf-8"): n for word, n in raw.items()})
 
