@@ -70,6 +70,17 @@ def test_causal_lm_unshuffled_covers_stream_in_order():
     np.testing.assert_array_equal(np.concatenate([y, y2]).reshape(-1), data[1:33])
 
 
+def test_causal_lm_rows_are_the_windows_in_the_epochs_order():
+    data = np.arange(5, 5 + 1000, dtype=np.int32)  # each token once: a row's first token names its start
+    order = EpochOrder(seed=3, epoch=1, skip_batches=2)
+    got = batches(causal_lm_dataset(data, 16, 8, order, drop_remainder=False))
+    x, y = np.concatenate([b[0] for b in got]), np.concatenate([b[1] for b in got])
+    offset = int((x[:, 0] - 5).min() % 16)
+    count = (1000 - 1 - 15) // 16  # the windows that fit at every offset in [0, 15]
+    expected = lm_windows(data, 16, offset=offset, count=count)[order.rows(count, 8)]
+    np.testing.assert_array_equal(np.concatenate([x, y[:, -1:]], axis=1), expected)
+
+
 def test_causal_lm_skip_batches_resumes_mid_epoch():
     full = batches(causal_lm_dataset(stream(), 16, 4, EpochOrder(seed=1, epoch=2)))
     resumed = batches(causal_lm_dataset(stream(), 16, 4, EpochOrder(seed=1, epoch=2, skip_batches=5)))
