@@ -177,11 +177,12 @@ def main() -> None:
         "windows from one tensor of the stream since 2026-12-04; before, it held three copies: +99 MB at 43 MB "
         "in the run at cd95bdc, +30 MB now). Peak RSS counts TensorFlow's shared libraries (about 0.6 "
         "GB of the imports' figure are file-backed pages), so no process that imports TensorFlow peaks below "
-        "the first row (issue 18's target of 1 GB for a 10.8 MB corpus is below it). What the train command adds "
+        "the first row (issue 18's target, 1 GB for a 10.8 MB corpus, leaves 0-70 MB above it). What the train command adds "
         "past preparation (about 0.4 GB at 11 MB) is not profiled here; XLA is not it (jit_compile off: 1.78 GB, "
         "one run at cd95bdc). The 100 MB corpus is over the loader's 100 MB file limit, which the bench lifts "
         "(TEXTLAB_MAX_FILE_MB=2000); its data report held +347 MB before the one-document duplicate count was "
-        "skipped (one run, 2026-12-04)."
+        "skipped (one run, 2026-12-04). File-backed pages vary with the page cache: the imports' peak was "
+        "931-1045 MB across runs of the same day, so compare arms within one run."
     )
     report.write(
         "corpus_memory", "Memory: preparing a one-document LM corpus (WordPiece)", results, table, notes
