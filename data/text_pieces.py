@@ -1,8 +1,9 @@
 """Long texts cut at whitespace into bounded pieces, and pieces grouped into bounded batches for a tokenizer.
 
-A tokenizer call on a whole corpus holds every intermediate tensor at once (one tf-text call on a 10 MB
-document peaked over a GB); pieces cut at whitespace encode to the same ids, since no token of the char or
-WordPiece tokenizers spans whitespace, so memory is bounded by the batch, not by the corpus.
+A tokenizer call on a whole corpus holds every intermediate tensor at once (preparing a 100 MB document
+peaked at 3974 MB that way, 1727 MB in pieces: bench.corpus_memory); pieces cut at whitespace encode to the
+same ids, since no token of the char or WordPiece tokenizers spans whitespace, so memory is bounded by the
+batch, not by the corpus.
 """
 
 from __future__ import annotations

@@ -17,8 +17,6 @@ from data.tokenizers.wordpiece_py import MAX_BYTES_PER_WORD, SUFFIX_INDICATOR, W
 from data.tokenizers.wordpiece_py import pretokenize as pretokenize_py
 from data.tokenizers.wordpiece_vocab import learn_vocabulary
 
-_CHUNK = 4096  # texts per tf call: large enough to amortize the call, small enough to bound memory
-
 
 @functools.cache
 def tf_text_available() -> bool:
@@ -112,8 +110,8 @@ class WordPieceTokenizer(Tokenizer):
             return [self._reference.encode(t) for t in texts]
         fn = self._function()
         out: list[list[int]] = []
-        for start in range(0, len(texts), _CHUNK):
-            ragged = fn(texts[start : start + _CHUNK])
+        for group in batches(texts):  # bounded by texts and characters, as count_words
+            ragged = fn(group)
             values = ragged.flat_values.numpy()
             splits = ragged.row_splits.numpy()
             out.extend(values[a:b].tolist() for a, b in zip(splits[:-1], splits[1:], strict=True))
