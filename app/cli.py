@@ -53,6 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("pretrain", "pretrain a language model on raw text (causal or masked LM)"),
         ("finetune", "fine-tune a classifier or tagger from a pretrained run's backbone"),
         ("search", "try N classifier settings within M minutes, ranked by validation macro-F1"),
+        ("distill", "train a smaller student classifier on a finished classifier run's soft labels"),
+        ("prune", "magnitude-prune a finished run's weights to a target sparsity, with a short fine-tune"),
     ):
         _add_train_options(sub.add_parser(name, help=helptext), name)
 
@@ -148,6 +150,23 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
         p.add_argument("--task", choices=[s.name for s in targets], default=targets[0].name)
         p.add_argument("--freeze-backbone-epochs", type=int)
         p.add_argument("--backbone-lr-multiplier", type=float)
+    if command == "distill":
+        p.add_argument("--from", dest="teacher", required=True, help="teacher: a completed classifier run")
+        p.add_argument(
+            "--unlabelled",
+            help="extra texts (a file with a text column; labels ignored) the teacher labels for the student",
+        )
+        p.add_argument("--distill-temperature", type=float, help="softens both distributions (default 2)")
+        p.add_argument(
+            "--distill-alpha",
+            type=float,
+            help="weight of the teacher's soft labels in the loss (default 0.5); 1 - alpha weighs the labels",
+        )
+    if command == "prune":
+        p.add_argument("--from", dest="from_run", required=True, help="the run to prune (completed)")
+        p.add_argument(
+            "--sparsity", type=float, required=True, help="share of each pruned weight matrix set to zero"
+        )
     p.add_argument("--name")
     p.add_argument("--text-column")
     p.add_argument("--label-column")
@@ -197,7 +216,7 @@ def _task_help(specs: tuple[tasks.TaskSpec, ...]) -> str:
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     """Merge a base config (file or defaults) with the flags given (RunConfig.apply_overrides, as the UI does)."""
-    config = RunConfig.load(args.config) if getattr(args, "config", None) else RunConfig()
+    config = _base_config(args)
     config.workspace = args.workspace
     if args.command == "pretrain":
         config.task = args.objective
@@ -210,16 +229,35 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         raise DataError(
             "no dataset given", hint="pass --data FILE (CSV, TSV, JSONL, Parquet, Excel .xlsx or TXT)."
         )
-    recipe = getattr(args, "recipe", "none") or ("none" if getattr(args, "config", None) else "auto")
+    default_recipe = "none" if getattr(args, "config", None) or args.command == "prune" else "auto"
+    # train asks with --recipe; a student gets the recipe's settings for the kind it is (its model is its own)
+    recipe = getattr(args, "recipe", "auto" if args.command == "distill" else "none") or default_recipe
     if recipe == "auto":
         from models.engine.recipe import choose, require_recipe
 
-        if args.recipe == "auto":  # asked for by name: say so when this task has none
+        if getattr(args, "recipe", None) == "auto":  # asked for by name: say so when this task has none
             require_recipe(
                 config, "the data-driven recipe", "drop --recipe auto, or train a classifier or a tagger."
             )
-        choose(config, keep=set(given))
+        chosen_model = {"kind", "preset"} if args.command == "distill" else set()
+        choose(config, keep=set(given) | chosen_model)
     return config
+
+
+def _base_config(args: argparse.Namespace) -> RunConfig:
+    """The config the flags apply to: --config's file; a distillation's student or a pruning's copy of the
+    run named by --from (the engine derives them); else the defaults."""
+    if getattr(args, "config", None):
+        return RunConfig.load(args.config)
+    if args.command == "distill":
+        from models.engine.distillation import student_config
+
+        return student_config(args.workspace, args.teacher)
+    if args.command == "prune":
+        from models.engine.pruning import pruning_config
+
+        return pruning_config(args.workspace, args.from_run)
+    return RunConfig()
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -492,6 +530,8 @@ COMMANDS = {
     "train": cmd_train,
     "pretrain": cmd_train,
     "finetune": cmd_train,
+    "distill": cmd_train,
+    "prune": cmd_train,
     "search": cmd_search,
     "resume": cmd_resume,
     "stop": cmd_stop,

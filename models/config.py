@@ -88,6 +88,23 @@ class FinetuneConfig:
 
 
 @dataclass
+class DistillConfig:
+    """Knowledge distillation: a student classifier trained on a finished classifier run's soft labels."""
+
+    teacher: str | None = None  # run id or path of the teacher (a completed classifier run)
+    temperature: float = 2.0  # softens both distributions in the soft-label term (Hinton et al., 2015)
+    alpha: float = 0.5  # weight of the soft-label term; 1 - alpha weighs the hard-label cross-entropy
+    unlabelled_path: str | None = None  # extra texts (a file with a text column) the teacher labels softly
+
+
+@dataclass
+class PruneConfig:
+    """Magnitude pruning of a finished run's weights to a target sparsity, with a short fine-tune."""
+
+    sparsity: float = 0.0  # share of each pruned weight matrix set to zero; 0: no pruning
+
+
+@dataclass
 class RunConfig:
     """Everything a run needs; saved as <run>/config.json so the run can be repeated."""
 
@@ -102,6 +119,8 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
     recipe: list[str] = field(default_factory=list)  # why a data-driven recipe chose its settings, if one did
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,6 +199,11 @@ OVERRIDES: dict[str, str] = {
     "from_run": "finetune.from_run",
     "freeze_backbone_epochs": "finetune.freeze_backbone_epochs",
     "backbone_lr_multiplier": "finetune.backbone_lr_multiplier",
+    "teacher": "distill.teacher",
+    "distill_temperature": "distill.temperature",
+    "distill_alpha": "distill.alpha",
+    "unlabelled": "distill.unlabelled_path",
+    "sparsity": "prune.sparsity",
 }
 
 

@@ -103,7 +103,7 @@ def _epochs_done(run: RunDir) -> int:
 def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None:
     import keras
 
-    from models.engine import lineage
+    from models.engine import distillation, lineage, pruning
     from models.engine.callbacks import EngineMonitor, ProgressBar, ValidationScores
     from models.engine.tensorboard import TensorBoardWriter
 
@@ -114,6 +114,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
     lineage.adopt_pretrained_architecture(config, run)
     base_tokenizer = lineage.pretrained_tokenizer(config)
     prepared = tasks.prepare(config, run, base_tokenizer)
+    prepared = distillation.with_teacher(config, run, prepared)  # the teacher's soft labels, when distilling
     _record_data(run, config, prepared)
 
     t = config.train
@@ -172,6 +173,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         callbacks: list[Any] = [monitor]
         if scored:  # the task's own scores join each epoch's logs (and its chart), selecting or not
             callbacks.insert(0, ValidationScores(lambda m: spec.validate(m, prepared)))
+        callbacks.extend(pruning.training_callbacks(model, config, total_steps))
         bar = ProgressBar(total_steps, start_step) if verbose else None
         if bar:
             callbacks.append(bar)
