@@ -190,6 +190,17 @@ def classification_dataset(
     return _finish(epoch_batches((ids, labels), batch_size, order, drop_remainder, "classification"))
 
 
+def soft_label_dataset(
+    ids: np.ndarray, targets: np.ndarray, batch_size: int, order: EpochOrder = SHUFFLED
+) -> tf.data.Dataset:
+    """``(x[batch, seq_len] int32, y[batch, K] float32)`` batches: rows of soft targets (distillation)."""
+    ids = np.asarray(ids, dtype=np.int32)
+    targets = np.asarray(targets, dtype=np.float32)
+    if len(ids) != len(targets):
+        raise ValueError(f"{len(ids)} id rows but {len(targets)} target rows")
+    return _finish(epoch_batches((ids, targets), batch_size, order, False, "distillation"))
+
+
 def mask_tokens(
     x: tf.Tensor, seed: tf.Tensor, *, vocab_size: int, mask_rate: float = 0.15
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -280,7 +280,8 @@ class RunSummary:
             )
             if part
         )
-        return f"from {self.from_run}" + (f" ({detail})" if detail else "")
+        verb = "distilled from" if info.get("relation") == "teacher" else "from"
+        return f"{verb} {self.from_run}" + (f" ({detail})" if detail else "")
 
 
 def run_dirs(workspace: str | Path) -> list[RunDir]:

@@ -37,11 +37,19 @@ def recompile(model: Any, config: RunConfig, optimizer: Any = None) -> None:
     # Tasks with a weighted loss (masked positions, each word's first sub-token) average the loss and the
     # metrics over those positions, not over every position of the batch.
     weighted = tasks.get(config.task).weighted_loss
+    loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=True, reduction="mean_with_sample_weight" if weighted else "sum_over_batch_size"
+    )
+    if config.distill.teacher:  # a student's targets are the teacher's soft labels beside the label
+        from models.engine.distill_loss import DistillationAccuracy, DistillationLoss
+
+        classes = config.model.num_classes
+        d = config.distill
+        loss = DistillationLoss(classes, temperature=d.temperature, alpha=d.alpha)
+        accuracy = [DistillationAccuracy(classes)]
     model.compile(
         optimizer=optimizer or model.optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight" if weighted else "sum_over_batch_size"
-        ),
+        loss=loss,
         metrics=None if weighted else accuracy,
         weighted_metrics=accuracy if weighted else None,
         jit_compile=t.jit_compile,

@@ -1,15 +1,231 @@
-"""Knowledge distillation: a student classifier trained on a finished classifier run's soft labels."""
+"""Knowledge distillation: a student classifier trained on a finished classifier run's soft labels.
+
+The student reads its own tokenizer and model kind; the teacher (any completed classifier run, loaded in safe
+mode) labels the student's training texts, and any extra unlabelled texts, with its probabilities. The student's
+targets are ``[teacher probabilities at T | one-hot label | has-label flag]`` rows, read by
+``models.engine.distill_loss`` (Hinton et al., 2015: T^2 * KL at temperature T, plus the labels' cross-entropy).
+"""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from models.config import RunConfig
+import numpy as np
+
+from data.config import DataConfig
+from data.errors import DataError
+from data.fileio import atomic_write_json
+from models import tasks
+from models.config import FITTED_KINDS, RunConfig
 from models.run_dir import RunDir
+from models.tasks.label_metrics import classification_metrics
+
+STUDENT_MODEL = {"kind": "bag", "preset": "tiny"}  # the smallest kind that trains by gradient
+TEACHER_BATCH = 256  # texts per teacher call
+
+
+def teacher_run(workspace: str, ref: str) -> RunDir:
+    """The teacher named by ``ref``: a classifier run with a trained model, else a DataError saying why."""
+    run = RunDir.resolve(workspace, ref)
+    task = run.config().task
+    if tasks.get(task).interface != tasks.CLASSIFY:
+        able = ", ".join(s.name for s in tasks.specs(lambda s: s.interface == tasks.CLASSIFY))
+        raise DataError(
+            f"run '{run.id}' is a {task} run; a teacher must label whole texts ({able}).",
+            hint="pick a completed classifier run as the teacher.",
+        )
+    if not run.trained_model.exists():
+        raise DataError(
+            f"run '{run.id}' has no trained model to teach with",
+            hint="finish (or resume) the teacher's training first, or pick a completed run.",
+        )
+    return run
+
+
+def student_config(workspace: str, ref: str) -> RunConfig:
+    """A student's config: the teacher's data and split (so both are scored on the same test rows), a fresh
+    model of the smallest trainable kind; the CLI's flags and the recipe fill in the rest."""
+    teacher = teacher_run(workspace, ref)
+    taught = teacher.config()
+    config = RunConfig(task=taught.task, workspace=workspace, backend=taught.backend)
+    config.data = DataConfig(**{**taught.data.__dict__})
+    config.model.kind, config.model.preset = STUDENT_MODEL["kind"], STUDENT_MODEL["preset"]
+    config.distill.teacher = teacher.id
+    config.name = f"{taught.name or teacher.id} student"
+    return config
 
 
 def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
-    """``prepared`` with the teacher's soft labels in its training targets; unchanged when not distilling."""
+    """``prepared`` with the teacher's soft labels in its training and validation targets (and its extra
+    unlabelled texts in training); unchanged when not distilling."""
     if not config.distill.teacher:
         return prepared
-    raise RuntimeError("distillation is being built")
+    from data.pipelines import IN_ORDER, EpochOrder, pack_for_classification, soft_label_dataset
+
+    _check_student(config)
+    teacher = teacher_run(config.workspace, config.distill.teacher)
+    labels = list(prepared.labels)
+    texts = {split: list(prepared.texts[split][0]) for split in ("train", "val", "test")}
+    extra = _unlabelled_texts(config, texts)
+    soft = TeacherLabels(teacher, labels, config.distill.temperature)
+    t, num_classes = config.train, len(labels)
+
+    train_x = prepared.train_arrays[0]
+    train_y = soft_targets(soft.probabilities(texts["train"]), prepared.train_arrays[1], num_classes)
+    if extra:
+        extra_x, _ = pack_for_classification(prepared.tokenizer, extra, config.model.seq_len)
+        extra_y = soft_targets(soft.probabilities(extra), None, num_classes)
+        train_x, train_y = np.concatenate([train_x, extra_x]), np.concatenate([train_y, extra_y])
+    val_x, val_y = prepared.val_arrays
+    val_targets = soft_targets(soft.probabilities(texts["val"]), val_y, num_classes)
+
+    def train_factory(epoch: int) -> Any:
+        return soft_label_dataset(train_x, train_y, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch))
+
+    prepared.train_factory = train_factory
+    prepared.batches_per_pass = -(-len(train_x) // t.batch_size)
+    if len(val_x):
+        prepared.val = soft_label_dataset(val_x, val_targets, t.batch_size, IN_ORDER)
+    prepared.report["distillation"] = {
+        "teacher": teacher.id,
+        "temperature": config.distill.temperature,
+        "alpha": config.distill.alpha,
+        "labelled_rows": len(prepared.train_arrays[0]),
+        "unlabelled_rows": len(extra),
+    }
+    _record_lineage(run, teacher, config, len(extra))
+    return prepared
+
+
+def soft_targets(probabilities: np.ndarray, labels: np.ndarray | None, num_classes: int) -> np.ndarray:
+    """``[N, 2C + 1]`` float32 rows: the teacher's probabilities, the one-hot label (zeros without one) and
+    1.0 where the row has a label."""
+    n = len(probabilities)
+    hard = np.zeros((n, num_classes), dtype=np.float32)
+    flag = np.zeros((n, 1), dtype=np.float32)
+    if labels is not None:
+        hard[np.arange(n), np.asarray(labels, dtype=np.int64)] = 1.0
+        flag[:] = 1.0
+    return np.concatenate([probabilities.astype(np.float32), hard, flag], axis=1)
+
+
+class TeacherLabels:
+    """A loaded teacher that answers with probabilities over the student's labels, in the student's order."""
+
+    def __init__(self, teacher: RunDir, labels: list[str], temperature: float = 1.0):
+        from models.engine.inference import load_run
+
+        self.run = teacher
+        self.loaded = load_run(teacher)
+        self.temperature = float(temperature)
+        known = list(self.loaded.labels)
+        unknown = [label for label in labels if label not in known]
+        if unknown:
+            raise DataError(
+                f"the data has label(s) {', '.join(map(repr, unknown[:10]))} that the teacher "
+                f"'{teacher.id}' does not know; its labels are {', '.join(map(repr, known[:20]))}.",
+                hint="distil on the teacher's own data (the default), or on data with the teacher's labels.",
+            )
+        self.columns = [known.index(label) for label in labels]  # the teacher's logits, student's order
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """The teacher's logits for ``texts`` over the student's labels."""
+        from data.pipelines import pack_for_classification
+
+        if not texts:
+            return np.zeros((0, len(self.columns)), dtype=np.float32)
+        ids, _ = pack_for_classification(self.loaded.tokenizer, texts, self.loaded.seq_len)
+        out = self.loaded.model.predict(ids, batch_size=TEACHER_BATCH, verbose=0)
+        return np.asarray(out, dtype=np.float32)[:, self.columns]
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """softmax(logits / T): the soft labels (a label the data lacks has its share spread over the rest)."""
+        return softmax(self.logits(texts) / self.temperature)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return shifted / shifted.sum(axis=-1, keepdims=True)
+
+
+def teacher_report(config: RunConfig, model: Any, prepared: Any) -> dict[str, Any]:
+    """The student beside its teacher on the same test texts: both scores, how often they agree, their sizes."""
+    teacher = TeacherLabels(teacher_run(config.workspace, config.distill.teacher), list(prepared.labels))
+    x, y = prepared.test_arrays
+    texts = list(prepared.texts["test"][0])
+    taught = np.argmax(teacher.logits(texts), axis=-1)
+    student = np.argmax(model.predict(x, batch_size=128, verbose=0), axis=-1)
+    scores = classification_metrics(y, taught, prepared.labels)
+    student_f1 = classification_metrics(y, student, prepared.labels)["macro_f1"]
+    teacher_params, student_params = int(teacher.loaded.model.count_params()), int(model.count_params())
+    return {
+        "run": teacher.run.id,
+        "kind": teacher.run.config().model.kind,
+        "macro_f1": scores["macro_f1"],
+        "accuracy": scores["accuracy"],
+        "agreement": float(np.mean(taught == student)) if len(student) else None,
+        "student_share_of_teacher_macro_f1": student_f1 / scores["macro_f1"] if scores["macro_f1"] else None,
+        "params": teacher_params,
+        "student_params": student_params,
+        "student_size_ratio": student_params / teacher_params if teacher_params else None,
+    }
+
+
+def _check_student(config: RunConfig) -> None:
+    if tasks.get(config.task).interface != tasks.CLASSIFY:
+        raise DataError(
+            f"distillation trains classifiers; this run's task is {config.task}.",
+            hint="distil into a classifier (python -m app distill --from TEACHER).",
+        )
+    if config.model.kind in FITTED_KINDS:
+        raise DataError(
+            f"a {config.model.kind} student is fitted in closed form on hard labels, so it cannot learn from "
+            "a teacher's soft labels.",
+            hint="pick a student trained by gradient: --model bag, lstm or transformer.",
+        )
+    if not 0.0 <= config.distill.alpha <= 1.0 or config.distill.temperature <= 0:
+        raise DataError(
+            f"distill.alpha must be within 0..1 and distill.temperature above 0 (got alpha "
+            f"{config.distill.alpha}, temperature {config.distill.temperature}).",
+            hint="the defaults are alpha 0.5 and temperature 2.",
+        )
+
+
+def _unlabelled_texts(config: RunConfig, splits: dict[str, list[str]]) -> list[str]:
+    """The extra texts, one per row (labels ignored), less any that are validation or test texts: the student
+    must not be taught the teacher's answers on the texts it is scored on."""
+    path = config.distill.unlabelled_path
+    if not path:
+        return []
+    from data.loaders import load_dataset
+
+    loaded = load_dataset(path, text_column=config.data.text_column, text_mode="lines", need_labels=False)
+    held_out = set(splits["val"]) | set(splits["test"])
+    return [text for text in loaded.frame["text"].tolist() if text not in held_out]
+
+
+def _record_lineage(run: RunDir, teacher: RunDir, config: RunConfig, unlabelled_rows: int) -> None:
+    """lineage.json, once: the teacher and how it taught (a resumed student keeps the record it started with)."""
+    if run.lineage_path.exists():
+        return
+    status = teacher.status()
+    atomic_write_json(
+        run.lineage_path,
+        {
+            "relation": "teacher",
+            "parent_id": teacher.id,
+            "parent_path": str(teacher.path.resolve()),
+            "parent_task": teacher.config().task,
+            "parent_kind": teacher.config().model.kind,
+            "parent_step": int(status.get("step") or 0),
+            "parent_best": status.get("headline") or status.get("best"),
+            "parent_model": str(teacher.trained_model.relative_to(teacher.path)),
+            "temperature": config.distill.temperature,
+            "alpha": config.distill.alpha,
+            "unlabelled_path": config.distill.unlabelled_path,
+            "unlabelled_rows": unlabelled_rows,
+            "created": time.time(),
+        },
+    )
+    run.write_status(from_run=teacher.id)

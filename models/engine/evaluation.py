@@ -17,6 +17,10 @@ def evaluate_run(run: RunDir, model: Any, prepared: tasks.PreparedData) -> dict[
     config = run.config()
     spec = tasks.get(config.task)
     report = spec.evaluate(model, prepared, run)
+    if config.distill.teacher:  # a student beside its teacher, on the same test texts
+        from models.engine.distillation import teacher_report
+
+        report["teacher"] = teacher_report(config, model, prepared)
     headline = {k: report[k] for k in spec.headline if k in report}
     report = {"task": config.task, "run": run.id, **report, "headline": headline}
     if headline:  # json files sort their keys: name the main metric, not only the set

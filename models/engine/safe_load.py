@@ -15,6 +15,7 @@ def load_keras_model(path: str | Path, *, compile: bool) -> Any:
 
     # Registering our layers, models and optimizer (package "textlab") lets our own files load in safe mode.
     import models.architecture.builders  # noqa: F401
+    import models.engine.distill_loss  # noqa: F401
     import models.engine.optimizers  # noqa: F401
 
     try:

@@ -278,6 +278,8 @@ def class_weights(config: RunConfig, prepared: Any) -> dict[int, float] | None:
     """Keras' class_weight for ``train.class_weight = "balanced"``: n / (classes * count) per class of the
     training split (a classifier's; other tasks' targets are not one label per example)."""
     texts = prepared.texts or {}
+    if config.distill.teacher:  # a student's targets are distributions; the teacher's carry the balance
+        return None
     if config.train.class_weight != "balanced" or "train" not in texts or not prepared.labels:
         return None
     ids = np.asarray(texts["train"][1], dtype=np.int64)

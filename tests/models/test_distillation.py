@@ -1,0 +1,156 @@
+"""Distillation: the loss against its formula, soft targets, a student trained from a teacher run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from app.cli import main
+from data.errors import DataError
+from models.config import RunConfig
+from models.engine.distill_loss import DistillationAccuracy, DistillationLoss
+from models.engine.distillation import soft_targets, softmax, student_config
+from models.engine.safe_load import load_keras_model
+from models.engine.train import train
+from models.run_dir import RunDir, list_runs
+from tests.conftest import make_sentiment_csv
+
+backend = pytest.mark.backend
+
+
+def _loss_by_hand(soft, hard, flag, logits, t, alpha):
+    log_student_t = np.log(softmax(logits / t))
+    kl = np.sum(soft * (np.log(np.maximum(soft, 1e-12)) - log_student_t), axis=-1) * t * t
+    ce = -np.sum(hard * np.log(softmax(logits)), axis=-1)
+    return np.mean(alpha * kl + (1 - alpha) * flag * ce)
+
+
+@backend
+@pytest.mark.parametrize("t, alpha", [(1.0, 0.0), (2.0, 0.5), (4.0, 1.0)])
+def test_loss_is_the_formula(t, alpha):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 3)).astype("float32")
+    soft = softmax(rng.normal(size=(6, 3)) * 2).astype("float32")
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    y = soft_targets(soft, labels, 3)
+    y[4:, 3:] = 0.0  # the last two rows have no label (extra unlabelled texts)
+    hard, flag = y[:, 3:6], y[:, 6]
+    got = float(keras.ops.convert_to_numpy(DistillationLoss(3, t, alpha)(y, logits)))
+    assert got == pytest.approx(_loss_by_hand(soft, hard, flag, logits, t, alpha), rel=1e-5)
+
+
+@backend
+def test_loss_is_zero_when_the_student_matches_a_soft_teacher():
+    logits = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -2.0]], dtype="float32")
+    y = soft_targets(softmax(logits / 3.0), None, 3)  # unlabelled rows: the soft term only
+    assert float(keras.ops.convert_to_numpy(DistillationLoss(3, 3.0, 0.7)(y, logits))) == pytest.approx(
+        0.0, abs=1e-6
+    )
+
+
+@backend
+def test_accuracy_reads_the_label_else_the_teacher():
+    y = soft_targets(np.array([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7]]), np.array([1, 1, 0]), 2)
+    y[2, 2:] = 0.0  # row 3 unlabelled: its target is the teacher's class 1
+    logits = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], dtype="float32")
+    metric = DistillationAccuracy(2)
+    metric.update_state(y, logits)
+    assert float(keras.ops.convert_to_numpy(metric.result())) == pytest.approx(2 / 3)
+
+
+def test_soft_targets_layout():
+    y = soft_targets(np.array([[0.25, 0.75]]), np.array([0]), 2)
+    assert y.tolist() == [[0.25, 0.75, 1.0, 0.0, 1.0]]
+    assert soft_targets(np.array([[0.5, 0.5]]), None, 2).tolist() == [[0.5, 0.5, 0.0, 0.0, 0.0]]
+
+
+def _teacher(workspace: Path, data: Path) -> RunDir:
+    config = RunConfig(task="classifier", backend=keras.backend.backend(), workspace=str(workspace))
+    config.data.path = str(data)
+    config.tokenizer.kind = "ngrams"
+    config.model.kind = "linear"
+    config.model.seq_len = 64
+    return train(config)
+
+
+def _student(workspace: Path, teacher: RunDir, **distill) -> RunConfig:
+    config = student_config(str(workspace), teacher.id)
+    config.tokenizer.kind, config.tokenizer.vocab_size = "wordpiece", 200
+    config.model.seq_len = 16
+    config.train.epochs, config.train.batch_size, config.train.learning_rate = 2, 16, 1e-2
+    config.train.log_every = 5
+    for key, value in distill.items():
+        setattr(config.distill, key, value)
+    return config
+
+
+@backend
+def test_student_learns_from_a_teacher_run(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=240)
+    teacher = _teacher(tmp_path / "ws", data)
+    # Extra texts: 40 new ones, plus every test text (which must be dropped: the student is scored on them).
+    extra = make_sentiment_csv(tmp_path / "extra.csv", rows=40, seed=7)
+    student = train(_student(tmp_path / "ws", teacher, unlabelled_path=str(extra), temperature=3.0))
+
+    assert student.status()["state"] == "completed"
+    report = student.eval_report()
+    assert report["macro_f1"] > 0.9  # the toy task: one word decides
+    taught = report["teacher"]
+    assert taught["run"] == teacher.id and taught["kind"] == "linear"
+    assert taught["agreement"] > 0.9
+    assert taught["student_params"] == load_keras_model(student.model_path, compile=False).count_params()
+    lineage = student.lineage()
+    assert lineage["relation"] == "teacher" and lineage["parent_id"] == teacher.id
+    assert lineage["temperature"] == 3.0
+    assert 0 < lineage["unlabelled_rows"] <= 40
+    data_report = json.loads(student.data_report_path.read_text())["distillation"]
+    rows = json.loads(student.data_report_path.read_text())["rows"]
+    assert data_report["labelled_rows"] == rows["train"] and data_report["unlabelled_rows"] > 0
+    # The checkpoint carries the distillation loss and reloads with it (resume compiles from the file).
+    model = load_keras_model(student.last_checkpoint, compile=True)
+    assert isinstance(model.loss, DistillationLoss) and model.loss.temperature == 3.0
+    summary = next(s for s in list_runs(tmp_path / "ws") if s.id == student.id)
+    assert summary.lineage_text.startswith(f"distilled from {teacher.id}")
+
+
+def test_unlabelled_test_texts_are_dropped(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=240)
+    teacher = _teacher(tmp_path / "ws", data)
+    # The unlabelled file is the labelled file itself: only its training rows may reach the student.
+    student = train(_student(tmp_path / "ws", teacher, unlabelled_path=str(data)))
+    rows = json.loads(student.data_report_path.read_text())["rows"]
+    extra = student.lineage()["unlabelled_rows"]
+    unique_texts = len(set(Path(data).read_text().splitlines()[1:]))
+    assert extra <= rows["train"] + (240 - unique_texts)  # no validation or test text among them
+    assert extra >= rows["train"] - 5
+
+
+def test_refusals(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=120)
+    teacher = _teacher(tmp_path / "ws", data)
+    linear = _student(tmp_path / "ws", teacher)
+    linear.model.kind = "linear"
+    with pytest.raises(DataError, match="closed form"):
+        train(linear)
+    hot = _student(tmp_path / "ws", teacher, alpha=1.5)
+    with pytest.raises(DataError, match="alpha"):
+        train(hot)
+    with pytest.raises(DataError, match="no run named"):
+        student_config(str(tmp_path / "ws"), "nope")
+
+
+def test_cli_distill(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=160)
+    teacher = _teacher(tmp_path / "ws", data)
+    argv = ["--workspace", str(tmp_path / "ws"), "distill", "--from", teacher.id, "--model", "bag"]
+    argv += ["--size", "tiny", "--epochs", "1", "--distill-alpha", "0.8", "--quiet"]
+    assert main(argv) == 0
+    student = next(s for s in list_runs(tmp_path / "ws") if s.id != teacher.id)
+    config = RunConfig.load(Path(student.path) / "config.json")
+    assert config.distill.teacher == teacher.id and config.distill.alpha == 0.8
+    assert config.model.kind == "bag" and config.data.path == str(data)
+    assert student.state == "completed" and student.lineage_text.startswith("distilled from")
