@@ -12,11 +12,16 @@ from models import tasks
 from models.config import RunConfig
 
 
+# A student classifier trained on a finished classifier run's soft labels (models.engine.distillation).
+DISTILL_LABEL = "Distil a smaller classifier from a run"
+
+
 def task_choices() -> dict[str, tuple[str, bool]]:
     """Train-tab label -> (task name, fine-tune from a pretrained run?), from the task registry."""
     choices = {spec.label: (spec.name, False) for spec in tasks.specs()}
     for spec in tasks.specs(lambda s: s.fine_tunable):
         choices[spec.finetune_label] = (spec.name, True)
+    choices[DISTILL_LABEL] = (tasks.default().name, False)
     return choices
 
 
@@ -26,6 +31,15 @@ FINETUNE_LABEL = tasks.default().finetune_label  # the default task, started fro
 
 def is_finetune(task_label: str) -> bool:
     return TASK_CHOICES.get(task_label, ("", False))[1]
+
+
+def is_distill(task_label: str) -> bool:
+    return task_label == DISTILL_LABEL
+
+
+def teacher_tasks() -> tuple[str, ...]:
+    """Tasks whose runs can teach a student (the Train tab's 'Teacher run' list): whole-text classifiers."""
+    return tasks.names(lambda s: s.interface == tasks.CLASSIFY)
 
 
 def task_for(task_label: str) -> str:
@@ -85,8 +99,10 @@ def run_config(workspace: str, dataset: dict[str, Any] | None, form: TrainForm) 
         config.apply_overrides(_form_values(config, dataset, form, task, finetune))  # the form as it shows
     if form.recipe and has_recipe(config):
         # The recipe's choices replace what the form shows, except the fields the user edited (the CLI's
-        # flags given); with nothing to choose from (no readable data yet) the form's values stand.
-        choose(config, keep=own_settings(form))
+        # flags given); with nothing to choose from (no readable data yet) the form's values stand. A
+        # student's model is the one picked for it, as `distill --model` keeps it.
+        student = {"kind", "preset"} if is_distill(form.task_label) else set()
+        choose(config, keep=own_settings(form) | student)
     return config
 
 
@@ -112,8 +128,9 @@ def form_of(config: RunConfig) -> dict[str, Any]:
 
     spec = tasks.get(config.task)
     finetune = bool(config.finetune.from_run) and spec.fine_tunable
+    label = DISTILL_LABEL if config.distill.teacher else spec.finetune_label if finetune else spec.label
     return {
-        "task_label": spec.finetune_label if finetune else spec.label,
+        "task_label": label,
         "kind": config.model.kind,
         "preset": config.model.preset or PRESET_NAMES[0],  # explicit sizes stay the base run's (see _again)
         "backend": config.backend,
@@ -125,7 +142,7 @@ def form_of(config: RunConfig) -> dict[str, Any]:
         "seq_len": config.model.seq_len,
         "max_steps": config.train.max_steps or 0,
         "log_every": config.train.log_every,
-        "from_run": config.finetune.from_run if finetune else None,
+        "from_run": config.distill.teacher or (config.finetune.from_run if finetune else None),
         "name": "",
         "recipe": False,  # the run's settings as they were, not chosen again
         "own": [],
@@ -215,6 +232,7 @@ def _form_values(
         "max_steps": _int(form.max_steps) or None,
         "log_every": max(1, _int(form.log_every) or config.train.log_every),
         "from_run": form.from_run if finetune else None,
+        "teacher": form.from_run if is_distill(form.task_label) else None,
         "val_fraction": _share(form.val_fraction, "validation"),
         "test_fraction": _share(form.test_fraction, "test"),
         "seed": _int(form.seed),

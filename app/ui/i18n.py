@@ -28,6 +28,7 @@ ZH: dict[str, str] = {
     # Train
     "Task": "任务",
     "Pretrained run to start from": "从哪个预训练运行开始",
+    "Teacher run (a finished classifier)": "教师运行（一个已完成的分类器）",
     "Model": "模型",
     "Size": "规模",
     "Choose settings from the data (recommended): the fields below show the choices; a field you edit "

@@ -254,12 +254,17 @@ def build(workspace: str, dataset: gr.State, data_outputs: list[Any]) -> dict[st
         return info, forms.default_task_label(bool(data.get("labelled")))
 
     def on_task(label: str, current: str | None) -> Any:
-        if not forms.is_finetune(label):
+        distill = forms.is_distill(label)
+        if not (forms.is_finetune(label) or distill):
             return gr.update(visible=False)
-        choices = views.run_choices(list_runs(workspace), forms.parent_tasks())
+        parents = forms.teacher_tasks() if distill else forms.parent_tasks()
+        choices = views.run_choices(list_runs(workspace), parents)
         keep = current in [value for _, value in choices]  # e.g. the parent "train again" set
         return gr.update(
-            visible=True, choices=choices, value=current if keep else choices[0][1] if choices else None
+            visible=True,
+            choices=choices,
+            value=current if keep else choices[0][1] if choices else None,
+            label=t("Teacher run (a finished classifier)") if distill else t("Pretrained run to start from"),
         )
 
     dataset.change(on_dataset, [dataset, base], [data_info, task])

@@ -100,6 +100,20 @@ def test_finetune_form_records_the_parent_run(tmp_path: Path) -> None:
     assert forms.is_finetune(forms.FINETUNE_LABEL) and not forms.is_finetune("Classifier")
 
 
+def test_distill_form_names_the_teacher_and_keeps_the_students_model(tmp_path: Path) -> None:
+    form = forms.TrainForm(task_label=forms.DISTILL_LABEL, from_run="teacher-run", kind="bag", preset="tiny")
+    config = forms.run_config(str(tmp_path), DATASET, form)
+    assert config.task == "classifier" and config.distill.teacher == "teacher-run"
+    assert config.finetune.from_run is None  # a student starts from fresh weights, not the teacher's
+    assert (config.model.kind, config.model.preset) == ("bag", "tiny")  # the recipe would pick linear
+    assert forms.form_of(config)["task_label"] == forms.DISTILL_LABEL
+    assert forms.form_of(config)["from_run"] == "teacher-run"
+    plain = forms.run_config(str(tmp_path), DATASET, forms.TrainForm(task_label="Classifier", from_run="t"))
+    assert plain.distill.teacher is None
+    assert forms.is_distill(forms.DISTILL_LABEL) and not forms.is_finetune(forms.DISTILL_LABEL)
+    assert forms.teacher_tasks() == ("classifier",)
+
+
 def test_form_without_dataset_is_a_data_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no dataset"):
         forms.run_config(str(tmp_path), None, forms.TrainForm(task_label="Classifier"))
