@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from data.augment import perturbed_copies
 from data.config import DataConfig
 from data.errors import DataError
 from data.fileio import atomic_write_json
@@ -68,6 +69,7 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
     labels = list(prepared.labels)
     texts = {split: list(prepared.texts[split][0]) for split in ("train", "val", "test")}
     extra = _unlabelled_texts(config, texts)
+    extra += perturbed_copies(texts["train"], config.distill.augment, config.train.seed)
     soft = TeacherLabels(teacher, labels, config.distill.temperature)
     t, num_classes = config.train, len(labels)
 
@@ -93,6 +95,7 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
         "alpha": config.distill.alpha,
         "labelled_rows": len(prepared.train_arrays[0]),
         "unlabelled_rows": len(extra),
+        "augment": config.distill.augment,
     }
     _record_lineage(run, teacher, config, len(extra))
     return prepared
@@ -225,6 +228,7 @@ def _record_lineage(run: RunDir, teacher: RunDir, config: RunConfig, unlabelled_
             "alpha": config.distill.alpha,
             "unlabelled_path": config.distill.unlabelled_path,
             "unlabelled_rows": unlabelled_rows,
+            "augment": config.distill.augment,
             "created": time.time(),
         },
     )
