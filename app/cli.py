@@ -256,7 +256,7 @@ def _base_config(args: argparse.Namespace) -> RunConfig:
     if args.command == "prune":
         from models.engine.pruning import pruning_config
 
-        return pruning_config(args.workspace, args.from_run)
+        return pruning_config(args.workspace, args.from_run, args.sparsity)
     return RunConfig()
 
 
@@ -504,6 +504,12 @@ def _report_end(run: Any) -> int:
     baseline = baseline_text(run.eval_report())
     if baseline:
         print(f"baseline: {baseline}")
+    pruned = status.get("pruning")
+    if pruned:
+        print(
+            f"pruning: {pruned['sparsity']:.1%} of the prunable weights are zero "
+            f"({pruned['prunable_share']:.1%} of the model's parameters; target {pruned['target']:.0%})"
+        )
     return 0 if status.get("state") in ENDED_WELL_STATES else 1
 
 

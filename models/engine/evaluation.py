@@ -8,6 +8,7 @@ from data.fileio import atomic_write_json
 from data.tokenizers import load_tokenizer
 from models import tasks
 from models.engine.compile import recompile
+from models.engine.pruning import record_sparsity
 from models.engine.safe_load import load_keras_model
 from models.run_dir import RunDir
 
@@ -23,6 +24,9 @@ def evaluate_run(run: RunDir, model: Any, prepared: tasks.PreparedData) -> dict[
         report["teacher"] = teacher_report(config, model, prepared)
     headline = {k: report[k] for k in spec.headline if k in report}
     report = {"task": config.task, "run": run.id, **report, "headline": headline}
+    pruned = record_sparsity(run, model, config)  # a pruning run: the sparsity this model reached
+    if pruned is not None:
+        report["pruning"] = pruned
     if headline:  # json files sort their keys: name the main metric, not only the set
         report["headline_metric"] = next(iter(headline))
     atomic_write_json(run.eval_path, report)

@@ -173,7 +173,8 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         callbacks: list[Any] = [monitor]
         if scored:  # the task's own scores join each epoch's logs (and its chart), selecting or not
             callbacks.insert(0, ValidationScores(lambda m: spec.validate(m, prepared)))
-        callbacks.extend(pruning.training_callbacks(model, config, total_steps))
+        # First: the pruning masks are applied before the monitor may save a checkpoint at a batch's end.
+        callbacks[:0] = pruning.training_callbacks(model, config, total_steps)
         bar = ProgressBar(total_steps, start_step) if verbose else None
         if bar:
             callbacks.append(bar)
@@ -191,7 +192,10 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         outcome = "completed"
         if config.model.kind in FITTED_KINDS:  # fitted in closed form, once: no epochs to run or resume
             if checkpoint is None:
-                _fit_closed_form(run, config, model, prepared, monitor, started)
+                if pruning.keeps_fitted_weights(config):  # a fitted run's pruned copy: pruned once, not refit
+                    pruning.prune_once(model, config, run)
+                else:
+                    _fit_closed_form(run, config, model, prepared, monitor, started)
                 save_last(total_steps)
             step, epoch = total_steps, t.epochs
         weights = class_weights(config, prepared)
