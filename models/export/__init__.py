@@ -1,4 +1,4 @@
-"""Export a finished run to a mobile bundle: TFLite model, vocabulary, labels, metadata and a verification report.
+"""Export a finished run to a bundle: TFLite or ONNX model, vocabulary, labels, metadata and a verification report.
 
 ``export_run`` is imported lazily, so ``python -m models.export.run_bundle`` (the reference runner) never
 loads TensorFlow or Keras.

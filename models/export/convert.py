@@ -12,8 +12,8 @@ from pathlib import Path
 
 from data.errors import DataError
 from models.export.graph import Endpoint
-from models.export.ops import flex_ops
-from models.export.quantizations import QUANTIZATIONS
+from models.export.ops import flex_ops, operator_names
+from models.export.quantizations import FORMATS, QUANTIZATIONS, TFLITE, quantizations
 
 _SELECT_OPS = re.compile(r"TF Select ops: ([^\n]+)")
 
@@ -26,13 +26,23 @@ class Converted:
     quantization: str
     flex_ops: list[str] = field(default_factory=list)  # empty unless allow_flex let them in
     seconds: float = 0.0
+    operators: list[str] = field(default_factory=list)  # TFLite builtin names or ONNX op types
+    fmt: str = TFLITE
 
 
-def check_quantization(quantization: str) -> None:
-    if quantization not in QUANTIZATIONS:
+def check_quantization(quantization: str, fmt: str = TFLITE) -> None:
+    """Refuse an unknown format, or a quantization ``fmt`` cannot be exported at."""
+    if fmt not in FORMATS:
+        raise DataError(f"unknown export format {fmt!r}.", hint=f"Use one of: {', '.join(FORMATS)}.")
+    allowed = quantizations(fmt)
+    if quantization in allowed:
+        return
+    if quantization in QUANTIZATIONS:
         raise DataError(
-            f"unknown quantization {quantization!r}.", hint=f"Use one of: {', '.join(QUANTIZATIONS)}."
+            f"{fmt.upper()} export writes {', '.join(allowed)} weights only, not {quantization}.",
+            hint=f"Export it at {' or '.join(allowed)}, or pick the TFLite format for {quantization} weights.",
         )
+    raise DataError(f"unknown quantization {quantization!r}.", hint=f"Use one of: {', '.join(allowed)}.")
 
 
 @dataclass
@@ -80,7 +90,9 @@ def convert(saved: SavedModel, quantization: str, *, allow_flex: bool = False) -
                 "delegate (tensorflow-lite-select-tf-ops), or change the model so it avoids these ops.",
             ) from None
         content = _convert_saved_model(saved, quantization, flex=True)
-    return Converted(content, quantization, flex_ops(content), time.time() - started)
+    return Converted(
+        content, quantization, flex_ops(content), time.time() - started, operators=operator_names(content)
+    )
 
 
 def _convert_saved_model(saved: SavedModel, quantization: str, *, flex: bool) -> bytes:

@@ -12,10 +12,12 @@ from data import special_tokens as st
 from data.config import WORD_SLOTS
 from models import tasks
 from models.config import RunConfig
+from models.export.quantizations import ONNX, TFLITE
 
 FORMAT = "keras-textlab-bundle"
 FORMAT_VERSION = 1
 MODEL_FILE = "model.tflite"
+MODEL_FILES = {TFLITE: MODEL_FILE, ONNX: "model.onnx"}
 VOCAB_FILE = "vocab.txt"
 TOKENIZER_FILE = "tokenizer.json"
 LABELS_FILE = "labels.txt"
@@ -46,10 +48,12 @@ def build_metadata(
     flex_ops: list[str],
     source_model: str,
     chain: dict[str, Any] | None = None,
+    model_file: str = MODEL_FILE,
 ) -> dict[str, Any]:
     """Everything except the model itself; the runner (run_bundle.py) reads only this and the tokenizer files.
 
-    ``chain``: a CRF tagger's decoding (data.bio_decoding.ChainDecoding.to_json), written as "decoding"."""
+    ``chain``: a CRF tagger's decoding (data.bio_decoding.ChainDecoding.to_json), written as "decoding";
+    ``model_file``: the model's name in the bundle, model.tflite or model.onnx."""
     seq_len = config.model.seq_len
     interface = tasks.get(config.task).interface
     metadata: dict[str, Any] = {
@@ -59,7 +63,7 @@ def build_metadata(
         "interface": interface,  # what the app does with it: "classify", "generate" or "tag"
         "model_kind": config.model.kind,
         "files": {
-            "model": MODEL_FILE,
+            "model": model_file,
             "vocab": VOCAB_FILE,
             "tokenizer": TOKENIZER_FILE,
             **({"labels": LABELS_FILE} if labels is not None else {}),
@@ -78,6 +82,12 @@ def build_metadata(
     }
     if labels is not None:
         metadata["labels"] = labels
+    if model_file == MODEL_FILES[ONNX]:
+        metadata["onnx_graph"] = (
+            "one graph holds every signature: feed the inputs a signature lists (zeros for the graph's other "
+            "inputs) and fetch its outputs; onnxruntime's RunOptions.only_execute_path_to_fetches skips the "
+            "other signatures' work"
+        )
     if chain is not None:
         metadata["decoding"] = {
             **chain,

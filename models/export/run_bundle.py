@@ -1,6 +1,8 @@
-"""Reference runner for an exported bundle: numpy + the LiteRT interpreter + a pure-Python tokenizer.
+"""Reference runner for an exported bundle: numpy + LiteRT (model.tflite) or onnxruntime (model.onnx) + a
+pure-Python tokenizer.
 
-This is the file to port to an app. It imports neither TensorFlow nor Keras, and does what an app does:
+This is the file to port to an app (with runtimes.py, one call per signature in either runtime). It imports
+neither TensorFlow nor Keras, and does what an app does, the same for both model formats:
 
   classify:  [BOS] + token ids of the text, cut to seq_len, padded with [PAD]
              -> signature "classify" -> logits [1, classes] -> softmax -> labels.txt order
@@ -16,6 +18,7 @@ Usage:
   python -m models.export.run_bundle BUNDLE_DIR_OR_ZIP --text "what a lovely film"
   python -m models.export.run_bundle BUNDLE_DIR_OR_ZIP --prompt "Once" --max-tokens 50 --temperature 0.8 --top-k 20
   python -m models.export.run_bundle BUNDLE_DIR_OR_ZIP --text "Anna flew to Lisbon"     # a tagger bundle
+  python -m models.export.run_bundle RUN/exports/onnx-float32 --text "what a lovely film"  # an ONNX bundle
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
 
 from data.bio_decoding import ChainDecoding, decode_tags
 from data.tokenizers.base import read_saved
@@ -38,6 +40,7 @@ from data.tokenizers.char import CharTokenizer
 from data.tokenizers.ngrams import NgramTokenizer
 from data.tokenizers.word_features import WordFeatureTokenizer
 from data.tokenizers.wordpiece_py import WordPieceEncoder
+from models.export.runtimes import open_model
 
 
 def load_tokenizer(folder: Path, kind: str) -> Any:
@@ -95,8 +98,9 @@ class Bundle:
         # A CRF tagger's transitions and O shift: its logits are emissions, decoded from the tag marginals.
         decoding = self.meta.get("decoding")
         self.chain = ChainDecoding.from_json(decoding) if decoding else None
-        # Plain LiteRT interpreter: no Flex delegate, builtin ops only.
-        self.interpreter = Interpreter(model_path=str(path / "model.tflite"))
+        # model.tflite in a plain LiteRT interpreter (no Flex delegate, builtin ops only); model.onnx in
+        # onnxruntime. Either way a signature is called with named inputs and gives named outputs.
+        self.model = open_model(path / self.meta["files"]["model"])
 
     def window(self, ids: list[int]) -> np.ndarray:
         """[1, seq_len] int32: ``ids`` (at most seq_len of them) followed by [PAD]."""
@@ -107,13 +111,13 @@ class Bundle:
     def classify(self, text: str) -> dict[str, float]:
         """Label -> probability, most likely first."""
         ids = ([self.bos] + self.tokenizer.encode(text))[: self.seq_len]  # too long: keep the beginning
-        logits = self.interpreter.get_signature_runner("classify")(token_ids=self.window(ids))["logits"][0]
+        logits = self.model.signature("classify")(token_ids=self.window(ids))["logits"][0]
         ranked = sorted(zip(self.labels, softmax(logits).tolist(), strict=True), key=lambda pair: -pair[1])
         return dict(ranked)
 
     def tag(self, text: str) -> list[tuple[str, str]]:
         """(word, tag) for every whitespace-separated word of ``text``, the tags BIO-valid."""
-        runner = self.interpreter.get_signature_runner("tag")
+        runner = self.model.signature("tag")
         words, sep = text.split(), self.tokenizer.encode(" ")
         (encoded,) = self.tokenizer.encode_words([words])  # each word's ids (and its neighbours', if read)
         tagged: list[tuple[str, str]] = []
@@ -139,7 +143,7 @@ class Bundle:
         seed: int | None = None,
     ) -> Iterator[str]:
         """Yield the continuation of ``prompt`` piece by piece."""
-        step = self.interpreter.get_signature_runner("next_token")
+        step = self.model.signature("next_token")
         rng = np.random.default_rng(seed)
         tokens = [self.bos] + self.tokenizer.encode(prompt)
         start, shown = len(tokens), ""
@@ -158,7 +162,9 @@ class Bundle:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Run an exported keras-textlab bundle with LiteRT.")
+    parser = argparse.ArgumentParser(
+        description="Run an exported keras-textlab bundle with LiteRT or onnxruntime."
+    )
     parser.add_argument("bundle", help="bundle folder or .zip")
     parser.add_argument("--text", action="append", help="text to classify or tag (repeatable)")
     parser.add_argument("--prompt", help="prompt to continue (causal LM bundles)")

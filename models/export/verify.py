@@ -1,56 +1,32 @@
-"""Run an exported .tflite in the LiteRT interpreter (not TensorFlow) and compare it with the Keras model."""
+"""Run an exported model in its runtime (LiteRT or onnxruntime, not TensorFlow) and compare it with the Keras model."""
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from models.export.graph import CLASSIFY, NEXT_TOKEN, SCORE, TAG
 from models.export.heldout import HeldOut
+from models.export.runtimes import Runtime
 from models.tasks.spec import CLASSIFY as CLASSIFY_INTERFACE
 from models.tasks.spec import TAG as TAG_INTERFACE
 
 _CHUNK = 16  # Keras batch while comparing LM logits: [16, seq_len, vocab] float32 stays small
 
 
-def load_interpreter(path: Path) -> Any:
-    """A plain LiteRT interpreter: no Flex delegate, so a model with TensorFlow ops fails here."""
-    from ai_edge_litert.interpreter import Interpreter
+def verify(model: Any, runtime: Runtime, interface: str | None, examples: HeldOut) -> dict[str, Any]:
+    """Agreement numbers between ``model`` (Keras) and the exported model in ``runtime`` on ``examples``.
 
-    return Interpreter(model_path=str(path))
-
-
-def signature_io(interpreter: Any) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """For metadata.json: every signature's inputs and outputs with name, shape and dtype, read from the file."""
-
-    def describe(details: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {"name": name, "shape": [int(n) for n in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
-            for name, d in sorted(details.items())
-        ]
-
-    out = {}
-    for name in interpreter.get_signature_list():
-        runner = interpreter.get_signature_runner(name)
-        out[name] = {
-            "inputs": describe(runner.get_input_details()),
-            "outputs": describe(runner.get_output_details()),
-        }
-    return out
-
-
-def verify(model: Any, tflite_path: Path, interface: str | None, examples: HeldOut) -> dict[str, Any]:
-    """Agreement numbers between ``model`` (Keras) and the exported file on ``examples``."""
-    interpreter = load_interpreter(tflite_path)
+    The runtime's numbers carry its name: litert_accuracy, onnxruntime_ms_per_call, ...
+    """
     checks = {CLASSIFY_INTERFACE: _verify_classifier, TAG_INTERFACE: _verify_tagger}
     check = checks.get(interface, _verify_causal_lm)
     return {
         "examples": int(len(examples.ids)),
         "source": examples.source,
-        **check(model, interpreter, examples),
+        **check(model, runtime, examples),
     }
 
 
@@ -60,52 +36,52 @@ def _keras_logits(model: Any, ids: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(ids, training=False)).astype(np.float32)
 
 
-def _both_logits(model: Any, interpreter: Any, signature: str, ids: np.ndarray) -> tuple:
-    """(Keras logits, LiteRT logits, LiteRT ms per call) of one-input ``signature`` on every row of ``ids``."""
+def _both_logits(model: Any, runtime: Runtime, signature: str, ids: np.ndarray) -> tuple:
+    """(Keras logits, exported logits, ms per call in the runtime) of one-input ``signature`` on every row of ``ids``."""
     reference = np.concatenate([_keras_logits(model, ids[i : i + 64]) for i in range(0, len(ids), 64)])
-    runner = interpreter.get_signature_runner(signature)
+    runner = runtime.signature(signature)
     started = time.perf_counter()
-    lite = np.concatenate([runner(token_ids=row[None])["logits"] for row in ids])
-    return reference, lite, (time.perf_counter() - started) * 1000 / max(1, len(ids))
+    exported = np.concatenate([runner(token_ids=row[None])["logits"] for row in ids])
+    return reference, exported, (time.perf_counter() - started) * 1000 / max(1, len(ids))
 
 
-def _verify_classifier(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
-    reference, lite, ms = _both_logits(model, interpreter, CLASSIFY, examples.ids)
+def _verify_classifier(model: Any, runtime: Runtime, examples: HeldOut) -> dict[str, Any]:
+    reference, exported, ms = _both_logits(model, runtime, CLASSIFY, examples.ids)
     report: dict[str, Any] = {
-        "top1_agreement": float(np.mean(reference.argmax(-1) == lite.argmax(-1))),
-        "max_abs_logit_diff": float(np.abs(reference - lite).max()),
-        "litert_ms_per_call": {CLASSIFY: round(ms, 3)},
+        "top1_agreement": float(np.mean(reference.argmax(-1) == exported.argmax(-1))),
+        "max_abs_logit_diff": float(np.abs(reference - exported).max()),
+        f"{runtime.name}_ms_per_call": {CLASSIFY: round(ms, 3)},
     }
     if examples.targets is not None:
         report["keras_accuracy"] = float(np.mean(reference.argmax(-1) == examples.targets))
-        report["litert_accuracy"] = float(np.mean(lite.argmax(-1) == examples.targets))
+        report[f"{runtime.name}_accuracy"] = float(np.mean(exported.argmax(-1) == examples.targets))
     return report
 
 
-def _verify_tagger(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
+def _verify_tagger(model: Any, runtime: Runtime, examples: HeldOut) -> dict[str, Any]:
     """Per-word tag agreement (each word's first sub-token; every position for random ids) and logits."""
-    reference, lite, ms = _both_logits(model, interpreter, TAG, examples.ids)
+    reference, exported, ms = _both_logits(model, runtime, TAG, examples.ids)
     words = examples.weights > 0 if examples.weights is not None else np.ones(examples.ids.shape, bool)
-    keras_tags, lite_tags = reference.argmax(-1)[words], lite.argmax(-1)[words]
+    keras_tags, exported_tags = reference.argmax(-1)[words], exported.argmax(-1)[words]
     report: dict[str, Any] = {
-        "tag_agreement": float(np.mean(keras_tags == lite_tags)),
+        "tag_agreement": float(np.mean(keras_tags == exported_tags)),
         "words": int(words.sum()),
-        "max_abs_logit_diff": float(np.abs(reference - lite).max()),
-        "litert_ms_per_call": {TAG: round(ms, 3)},
+        "max_abs_logit_diff": float(np.abs(reference - exported).max()),
+        f"{runtime.name}_ms_per_call": {TAG: round(ms, 3)},
     }
     if examples.targets is not None:
         report["keras_word_accuracy"] = float(np.mean(keras_tags == examples.targets[words]))
-        report["litert_word_accuracy"] = float(np.mean(lite_tags == examples.targets[words]))
+        report[f"{runtime.name}_word_accuracy"] = float(np.mean(exported_tags == examples.targets[words]))
     return report
 
 
-def _verify_causal_lm(model: Any, interpreter: Any, examples: HeldOut) -> dict[str, Any]:
-    score = interpreter.get_signature_runner(SCORE)
-    next_token = interpreter.get_signature_runner(NEXT_TOKEN)
+def _verify_causal_lm(model: Any, runtime: Runtime, examples: HeldOut) -> dict[str, Any]:
+    score = runtime.signature(SCORE)
+    next_token = runtime.signature(NEXT_TOKEN)
     seq_len = examples.ids.shape[1]
     max_diff = next_diff = 0.0
     agree = positions = 0
-    nll = {"keras": 0.0, "litert": 0.0}
+    nll = {"keras": 0.0, "exported": 0.0}
     timings = {SCORE: 0.0, NEXT_TOKEN: 0.0}
     for start in range(0, len(examples.ids), _CHUNK):
         batch = examples.ids[start : start + _CHUNK]
@@ -113,15 +89,15 @@ def _verify_causal_lm(model: Any, interpreter: Any, examples: HeldOut) -> dict[s
         for offset, row in enumerate(batch):
             i = start + offset
             tick = time.perf_counter()
-            lite = score(token_ids=row[None])["logits"][0]
+            exported = score(token_ids=row[None])["logits"][0]
             timings[SCORE] += time.perf_counter() - tick
-            max_diff = max(max_diff, float(np.abs(reference[offset] - lite).max()))
-            agree += int(np.sum(reference[offset].argmax(-1) == lite.argmax(-1)))
+            max_diff = max(max_diff, float(np.abs(reference[offset] - exported).max()))
+            agree += int(np.sum(reference[offset].argmax(-1) == exported.argmax(-1)))
             positions += seq_len
             if examples.targets is not None:
                 target = examples.targets[i]
                 nll["keras"] += _nll(reference[offset], target)
-                nll["litert"] += _nll(lite, target)
+                nll["exported"] += _nll(exported, target)
             # The generation signature at a varying position (the last one first) against the same logits.
             position = (seq_len - 1 + 7 * i) % seq_len
             tick = time.perf_counter()
@@ -133,15 +109,19 @@ def _verify_causal_lm(model: Any, interpreter: Any, examples: HeldOut) -> dict[s
         "max_abs_logit_diff": max(max_diff, next_diff),
         "next_token_max_abs_logit_diff": next_diff,
         "top1_agreement": agree / max(1, positions),
-        "litert_ms_per_call": {name: round(total * 1000 / count, 3) for name, total in timings.items()},
+        f"{runtime.name}_ms_per_call": {
+            name: round(total * 1000 / count, 3) for name, total in timings.items()
+        },
     }
     if examples.targets is not None:
         keras_ppl = float(np.exp(nll["keras"] / positions))
-        lite_ppl = float(np.exp(nll["litert"] / positions))
+        exported_ppl = float(np.exp(nll["exported"] / positions))
         report.update(
-            keras_perplexity=keras_ppl,
-            litert_perplexity=lite_ppl,
-            perplexity_relative_diff=abs(lite_ppl - keras_ppl) / keras_ppl,
+            {
+                "keras_perplexity": keras_ppl,
+                f"{runtime.name}_perplexity": exported_ppl,
+                "perplexity_relative_diff": abs(exported_ppl - keras_ppl) / keras_ppl,
+            }
         )
     return report
 
