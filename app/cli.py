@@ -112,10 +112,18 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--text-mode", choices=TEXT_MODES, default="corpus")
     _add_table_flags(check)
 
-    export = sub.add_parser("export", help="export a run to a TFLite bundle (+ zip) verified with LiteRT")
+    export = sub.add_parser(
+        "export",
+        help="export a run to a TFLite (or ONNX) bundle (+ zip) verified with LiteRT (or onnxruntime)",
+    )
     export.add_argument("run")
+    export.add_argument(
+        "--format", choices=["tflite", "onnx"], default="tflite", help="onnx: float32, run with onnxruntime"
+    )
     export.add_argument("--quantization", choices=["float32", "float16", "int8", "all"], default="float32")
-    export.add_argument("--allow-flex", action="store_true", help="allow TensorFlow (Flex) ops if needed")
+    export.add_argument(
+        "--allow-flex", action="store_true", help="allow TensorFlow (Flex) ops if needed (TFLite)"
+    )
     export.add_argument("--unroll-lstm", action="store_true", help="unroll LSTMs (for GPU/NNAPI delegates)")
     export.add_argument("--max-examples", type=int, default=200, help="held-out examples to verify on")
     return parser
@@ -451,20 +459,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     run = _resolve(args)
     from models.engine.runtime import select_backend
 
-    select_backend("tensorflow")  # TFLite conversion needs TensorFlow, whatever backend the run trained on
-    from models.export import QUANTIZATIONS, export_runs
+    select_backend("tensorflow")  # TFLite and ONNX conversion need TensorFlow, whatever the run trained on
+    from models.export import export_runs
+    from models.export.metadata import MODEL_FILES
+    from models.export.quantizations import quantizations
 
     reports = export_runs(
         run,
-        QUANTIZATIONS if args.quantization == "all" else (args.quantization,),
+        quantizations(args.format) if args.quantization == "all" else (args.quantization,),
+        fmt=args.format,
         allow_flex=args.allow_flex,
         max_examples=args.max_examples,
         unroll_lstm=args.unroll_lstm,
     )
+    runtime = {"tflite": "LiteRT", "onnx": "onnxruntime"}[args.format]
     for report in reports:
-        print(f"{report.quantization}: {report.zip_path} (model.tflite {report.tflite_bytes / 1024:.1f} KiB)")
-        checks = {k: v for k, v in report.verification.items() if k not in ("source", "litert_ms_per_call")}
-        print(f"  LiteRT vs Keras: {json.dumps(checks)}")
+        model_file = MODEL_FILES[report.format]
+        print(f"{report.quantization}: {report.zip_path} ({model_file} {report.model_bytes / 1024:.1f} KiB)")
+        latency = {k: v for k, v in report.verification.items() if k.endswith("_ms_per_call")}
+        checks = {k: v for k, v in report.verification.items() if k != "source" and k not in latency}
+        print(f"  {runtime} vs Keras: {json.dumps(checks)}")
+        print(f"  {runtime} ms per call: {json.dumps(next(iter(latency.values()), {}))}")
     return 0
 
 

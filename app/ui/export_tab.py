@@ -1,4 +1,4 @@
-"""Export tab: turn a finished run into a TFLite bundle (models.export) and download it as a zip."""
+"""Export tab: turn a finished run into a TFLite or ONNX bundle (models.export) and download it as a zip."""
 
 from __future__ import annotations
 
@@ -11,17 +11,26 @@ from app.ui import views
 from app.ui.i18n import t
 from data.errors import DataError
 from models import tasks
-from models.export.quantizations import QUANTIZATIONS
+from models.export.quantizations import ONNX, QUANTIZATIONS, TFLITE, bundle_name, quantizations
 from models.run_dir import ENDED_WELL_STATES, RunDir, list_runs
 
 
 def build(workspace: str) -> dict[str, Any]:
     """Lay out the Export tab inside the current gr.Tab; returns its refresh event spec."""
-    gr.Markdown("Export a finished run to TensorFlow Lite: a bundle with the model, tokenizer and labels.")
+    gr.Markdown(
+        "Export a finished run to TensorFlow Lite (phones, LiteRT) or ONNX (onnxruntime): a bundle with the "
+        "model, tokenizer and labels."
+    )
     with gr.Row():
         run = gr.Dropdown([], label=t("Run"), elem_id="export-run", scale=4)
         refresh = gr.Button(t("Refresh"), size="sm", elem_id="export-refresh", scale=0)
     with gr.Row():
+        fmt = gr.Radio(
+            [("TFLite", TFLITE), ("ONNX", ONNX)],
+            value=TFLITE,
+            label=t("Format"),
+            elem_id="export-format",
+        )
         quantization = gr.Radio(
             list(QUANTIZATIONS),
             value=QUANTIZATIONS[0],
@@ -41,23 +50,29 @@ def build(workspace: str) -> dict[str, Any]:
             choices=choices, value=current if current in paths else (paths[0] if paths else None)
         )
 
-    def on_export(path: str | None, quant: str) -> tuple:
+    def on_format(chosen: str, quant: str) -> Any:
+        """Offer only the weights the format can be written in (ONNX: float32)."""
+        allowed = list(quantizations(chosen or TFLITE))
+        return gr.update(choices=allowed, value=quant if quant in allowed else allowed[0])
+
+    def on_export(path: str | None, chosen: str, quant: str) -> tuple:
         if not path:
             return gr.update(value=views.error_markdown("Pick a run to export."), visible=True), "", None
         try:
             from models.export import export_run
 
-            report = export_run(RunDir(path), quant or "float32")
+            report = export_run(RunDir(path), quant or "float32", fmt=chosen or TFLITE)
         except DataError as err:
             return gr.update(value=views.error_markdown(err), visible=True), "", None
         return gr.update(visible=False), views.export_markdown(report.to_dict()), report.zip_path
 
-    def on_run(path: str | None, quant: str) -> tuple:
-        """Show the bundle this run already has on disk for the chosen quantization, if any."""
+    def on_run(path: str | None, chosen: str, quant: str) -> tuple:
+        """Show the bundle this run already has on disk for the chosen format and quantization, if any."""
         if not path:
             return "", None
-        bundle = RunDir(path).exports_dir / (quant or "float32")
-        zip_path = RunDir(path).exports_dir / f"{RunDir(path).id}-{quant or 'float32'}.zip"
+        name = bundle_name(chosen or TFLITE, quant or "float32")
+        bundle = RunDir(path).exports_dir / name
+        zip_path = RunDir(path).exports_dir / f"{RunDir(path).id}-{name}.zip"
         try:
             saved = json.loads((bundle / "report.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -66,6 +81,7 @@ def build(workspace: str) -> dict[str, Any]:
         return views.export_markdown(saved), str(zip_path) if zip_path.exists() else None
 
     refresh.click(on_refresh, [run], [run])
-    gr.on([run.change, quantization.change], on_run, [run, quantization], [report, download])
-    go.click(on_export, [run, quantization], [error, report, download])
+    fmt.change(on_format, [fmt, quantization], [quantization])
+    gr.on([run.change, fmt.change, quantization.change], on_run, [run, fmt, quantization], [report, download])
+    go.click(on_export, [run, fmt, quantization], [error, report, download])
     return {"refresh": (on_refresh, [run], [run])}

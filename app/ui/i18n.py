@@ -90,6 +90,7 @@ ZH: dict[str, str] = {
     "Tags": "标注结果",
     "Confusion matrix and F1 per class (test split)": "混淆矩阵与各类别的 F1（测试集）",
     # Export
+    "Format": "格式",
     "Weights (float16/int8 are smaller)": "权重（float16/int8 更小）",
     "Bundle (zip)": "模型包（zip）",
 }

@@ -369,10 +369,13 @@ def per_class_f1_frame(report: Mapping[str, Any] | None) -> pd.DataFrame:
 def export_markdown(report: Mapping[str, Any]) -> str:
     """models.export's ExportReport (as a dict) as a short summary and a verification table."""
     flex = report.get("flex_ops") or []
+    # Bundles exported before ONNX existed name their size tflite_bytes.
+    size = report.get("model_bytes", report.get("tflite_bytes"))
     lines = [
         f"**Exported** `{report.get('run_id')}` ({report.get('task')}, {report.get('model_kind')}) "
         f"as {report.get('quantization')} in {report.get('conversion_s')} s",
-        f"- TFLite model: {_bytes(report.get('tflite_bytes'))}; zip: {_bytes(report.get('zip_bytes'))}",
+        f"- {'ONNX' if report.get('format') == 'onnx' else 'TFLite'} model: "
+        f"{_bytes(size)}; zip: {_bytes(report.get('zip_bytes'))}",
         f"- Signatures: {', '.join(report.get('signatures') or [])}; {len(report.get('operators') or [])} "
         + ("operators, built-in only" if not flex else f"operators, Flex ops: {', '.join(flex)}"),
         f"- Files: {', '.join(report.get('files') or [])}",
