@@ -66,9 +66,10 @@ def pruning_config(workspace: str, ref: str, sparsity: float | None = None) -> R
         )
     source = parent.config()
     target = DEFAULT_SPARSITY if sparsity is None else check_sparsity(sparsity)
+    default_name = f"{source.task}-{source.model.kind}"  # as RunDir.create names an unnamed run
     config = RunConfig(
         task=source.task,
-        name=f"{source.name or parent.id} pruned {round(target * 100)}%",
+        name=f"{source.name or default_name} pruned {round(target * 100)}%",
         backend=source.backend,
         precision=source.precision,
         distribution=source.distribution,
