@@ -164,6 +164,11 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
             "--unlabelled",
             help="extra texts (a file with a text column; labels ignored) the teacher labels for the student",
         )
+        p.add_argument(
+            "--augment",
+            type=int,
+            help="perturbed copies of each training text (words left out, short spans) the teacher labels too",
+        )
         p.add_argument("--distill-temperature", type=float, help="softens both distributions (default 2)")
         p.add_argument(
             "--distill-alpha",

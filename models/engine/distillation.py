@@ -101,6 +101,12 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
     return prepared
 
 
+def selected_by(config: RunConfig, score: str | None) -> str | None:
+    """What picks a run's best epoch (and stops it early): a student's validation macro-F1, since its
+    validation loss mostly measures how closely it follows the teacher; other runs' task's own choice."""
+    return "val_macro_f1" if config.distill.teacher else score
+
+
 def soft_targets(probabilities: np.ndarray, labels: np.ndarray | None, num_classes: int) -> np.ndarray:
     """``[N, 2C + 1]`` float32 rows: the teacher's probabilities, the one-hot label (zeros without one) and
     1.0 where the row has a label."""

@@ -24,6 +24,7 @@ def evaluate_run(run: RunDir, model: Any, prepared: tasks.PreparedData) -> dict[
         report["teacher"] = teacher_report(config, model, prepared)
     headline = {k: report[k] for k in spec.headline if k in report}
     report = {"task": config.task, "run": run.id, **report, "headline": headline}
+    report["params"] = int(model.count_params())  # the size beside the score (distillation, the Export table)
     pruned = record_sparsity(run, model, config)  # a pruning run: the sparsity this model reached
     if pruned is not None:
         report["pruning"] = pruned

@@ -169,7 +169,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         )
         spec = tasks.get(config.task)
         scored = spec.validate is not None and prepared.val_arrays is not None
-        select_by = spec.select_by if scored else None
+        select_by = distillation.selected_by(config, spec.select_by) if scored else None
         callbacks: list[Any] = [monitor]
         if scored:  # the task's own scores join each epoch's logs (and its chart), selecting or not
             callbacks.insert(0, ValidationScores(lambda m: spec.validate(m, prepared)))
