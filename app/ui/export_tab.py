@@ -41,6 +41,10 @@ def build(workspace: str) -> dict[str, Any]:
     error = gr.Markdown(visible=False, elem_id="export-error", elem_classes=["textlab-error"])
     report = gr.Markdown(elem_id="export-report")
     download = gr.File(label=t("Bundle (zip)"), interactive=False, elem_id="export-file")
+    gr.Markdown(t("Every export of this run and of its teacher, students, parent and pruned copies"))
+    compared = gr.Dataframe(
+        views.artifacts_frame([]), interactive=False, wrap=True, elem_id="export-artifacts"
+    )
 
     def on_refresh(current: str | None) -> Any:
         runs = [r for r in list_runs(workspace) if r.state in ENDED_WELL_STATES]
@@ -80,8 +84,16 @@ def build(workspace: str) -> dict[str, Any]:
         saved["zip_bytes"] = zip_path.stat().st_size if zip_path.exists() else 0
         return views.export_markdown(saved), str(zip_path) if zip_path.exists() else None
 
+    def on_compare(path: str | None) -> Any:
+        from models.export.artifacts import artifacts
+
+        return views.artifacts_frame(artifacts(RunDir(path)) if path else [])
+
     refresh.click(on_refresh, [run], [run])
     fmt.change(on_format, [fmt, quantization], [quantization])
     gr.on([run.change, fmt.change, quantization.change], on_run, [run, fmt, quantization], [report, download])
-    go.click(on_export, [run, fmt, quantization], [error, report, download])
+    go.click(on_export, [run, fmt, quantization], [error, report, download]).then(
+        on_compare, [run], [compared]
+    )
+    run.change(on_compare, [run], [compared], trigger_mode="always_last")
     return {"refresh": (on_refresh, [run], [run])}

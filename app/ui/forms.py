@@ -11,7 +11,6 @@ from data.errors import DataError
 from models import tasks
 from models.config import RunConfig
 
-
 # A student classifier trained on a finished classifier run's soft labels (models.engine.distillation).
 DISTILL_LABEL = "Distil a smaller classifier from a run"
 

@@ -29,6 +29,9 @@ ZH: dict[str, str] = {
     "Task": "任务",
     "Pretrained run to start from": "从哪个预训练运行开始",
     "Teacher run (a finished classifier)": "教师运行（一个已完成的分类器）",
+    "Every export of this run and of its teacher, students, parent and pruned copies": (
+        "此运行及其教师、学生、父运行和剪枝副本的所有导出"
+    ),
     "Model": "模型",
     "Size": "规模",
     "Choose settings from the data (recommended): the fields below show the choices; a field you edit "

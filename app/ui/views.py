@@ -388,6 +388,55 @@ def export_markdown(report: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+ARTIFACT_COLUMNS = [
+    "run",
+    "relation",
+    "model",
+    "parameters",
+    "format",
+    "weights",
+    "model size",
+    "zip",
+    "test score (Keras)",
+    "exported accuracy",
+    "agrees with Keras",
+    "agrees with teacher",
+    "sparsity",
+    "ms per example",
+]
+
+
+def artifacts_frame(rows: Iterable[Any]) -> pd.DataFrame:
+    """models.export.artifacts rows as the Export tab's side-by-side table (every artifact of a run and of
+    its teacher, students, parent and pruned copies)."""
+    table = []
+    for a in rows:
+        score = f"{a.keras_metric} {_figure(a.keras_value)}" if a.keras_metric else ""
+        table.append(
+            [
+                a.run_id,
+                a.relation,
+                a.model_kind,
+                f"{a.params:,}" if a.params else "",
+                "ONNX" if a.format == "onnx" else "TFLite",
+                a.quantization,
+                _bytes(a.model_bytes),
+                _bytes(a.zip_bytes),
+                score,
+                _figure(a.runtime_accuracy),
+                _figure(a.agreement),
+                _figure(a.agrees_with_teacher),
+                f"{a.sparsity:.0%}" if a.sparsity is not None else "",
+                _figure(a.ms_per_call),
+            ]
+        )
+    return pd.DataFrame(table, columns=ARTIFACT_COLUMNS).astype(str)
+
+
+def _figure(value: Any) -> str:
+    return "" if value is None else _fmt(value)
+
+
 def _bytes(n: Any) -> str:
     if not isinstance(n, int | float) or n <= 0:
         return "?"
