@@ -64,9 +64,9 @@ def scored(run: Path, wall: float) -> dict[str, Any]:
         checks = exported["verification"]
         arm[q] = {
             "tflite_bytes": exported["tflite_bytes"],
-            "agreement": checks.get("agreement"),
+            "agreement": checks.get("top1_agreement"),
             "tflite_accuracy": checks.get("litert_accuracy"),
-            "ms_per_call": checks.get("litert_ms_per_call"),
+            "ms_per_call": (checks.get("litert_ms_per_call") or {}).get("classify"),
         }
     return arm
 
