@@ -81,22 +81,23 @@ def assert_at_sparsity(run: RunDir, target: float) -> None:
 def bag_parent(tmp_path_factory) -> RunDir:
     """A tiny bag classifier (token + hashed-bigram tables: nearly all of its weights are prunable)."""
     root = tmp_path_factory.mktemp("bag")
-    run = train(tiny_config(root / "ws", make_sentiment_csv(root / "s.csv"), "classifier", "bag"))
-    assert run.status()["state"] == "completed", run.status()
-    return run
+    return completed(train(tiny_config(root / "ws", make_sentiment_csv(root / "s.csv"), "classifier", "bag")))
 
 
 @pytest.fixture(scope="module")
 def lm_parent(tmp_path_factory) -> RunDir:
     """A tiny Transformer causal LM: attention and feed-forward kernels, a tied embedding, positions, norms."""
     root = tmp_path_factory.mktemp("lm")
-    run = train(tiny_config(root / "ws", make_corpus(root / "c.txt"), "causal_lm", "transformer"))
+    return completed(train(tiny_config(root / "ws", make_corpus(root / "c.txt"), "causal_lm", "transformer")))
+
+
+def completed(run: RunDir) -> RunDir:
     assert run.status()["state"] == "completed", run.status()
     return run
 
 
 def prune(parent: RunDir, sparsity: float) -> RunDir:
-    return train(pruning_config(parent.config().workspace, parent.id, sparsity))
+    return completed(train(pruning_config(parent.config().workspace, parent.id, sparsity)))
 
 
 # -- the pieces --------------------------------------------------------------------------------------------
@@ -167,7 +168,6 @@ def test_refusals_name_what_to_do(tmp_path):
 @pytest.mark.parametrize("sparsity", [0.5, 0.9])
 def test_a_pruned_classifier_reaches_the_target_on_every_prunable_weight(bag_parent, sparsity):
     run = prune(bag_parent, sparsity)
-    assert run.status()["state"] == "completed", run.status()
     config = run.config()
     assert config.finetune.from_run == bag_parent.id and config.prune.sparsity == sparsity
     assert config.name == f"bag pruned {round(sparsity * 100)}%"
@@ -187,7 +187,6 @@ def test_a_pruned_classifier_reaches_the_target_on_every_prunable_weight(bag_par
 @pytest.mark.slow  # about a minute on JAX (compiling a Transformer), under 20 s elsewhere
 def test_a_pruned_language_model_completes_and_reports_its_perplexity(lm_parent):
     run = prune(lm_parent, 0.5)
-    assert run.status()["state"] == "completed", run.status()
     assert_at_sparsity(run, 0.5)
     report, before = run.eval_report(), lm_parent.eval_report()
     vocab = run.config().model.vocab_size
@@ -238,8 +237,7 @@ def test_every_checkpoint_is_masked_and_a_resumed_run_keeps_its_zeros(bag_parent
     assert 0.1 < reached < 0.85, reached  # mid-ramp: the test means something
 
     monkeypatch.setattr(pruning, "training_callbacks", made)
-    resume(run)
-    assert run.status()["state"] == "completed", run.status()
+    completed(resume(run))
     final = saved_weights(run)
     for path, was_zero in zeros.items():
         assert np.all(final[path][was_zero] == 0), path
@@ -261,8 +259,7 @@ def test_every_checkpoint_is_masked_and_a_resumed_run_keeps_its_zeros(bag_parent
 def test_a_fitted_linear_run_is_pruned_once_without_a_refit(tmp_path, monkeypatch):
     config = tiny_config(tmp_path / "ws", make_sentiment_csv(tmp_path / "s.csv"), "classifier", "linear")
     config.tokenizer.kind, config.model.seq_len = "ngrams", 256
-    parent = train(config)
-    assert parent.status()["state"] == "completed", parent.status()
+    parent = completed(train(config))
 
     import models.engine.linear_fit as linear_fit
 
@@ -272,7 +269,6 @@ def test_a_fitted_linear_run_is_pruned_once_without_a_refit(tmp_path, monkeypatc
     monkeypatch.setattr(linear_fit, "fit_linear", refit)
     # 0.8: a two-class fit is one weight vector, written as its table's second column (the first is zeros)
     run = prune(parent, 0.8)
-    assert run.status()["state"] == "completed", run.status()
     assert_at_sparsity(run, 0.8)
     assert run.eval_report()["pruning"]["method"] == "one-shot magnitude"
     before, after = saved_weights(parent), saved_weights(run)
