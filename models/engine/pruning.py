@@ -5,9 +5,10 @@ parent's whole model, head and label ids included) whose weights are pruned whil
 
 - which weights: every trainable matrix (rank >= 2) — the token, hashed-bigram and n-gram embedding tables,
   the Dense/EinsumDense kernels of attention and feed-forward layers, the LSTM kernels, an untied LM output
-  projection — but not biases (an attention bias is [heads, head_dim]) or norms, not the position embedding (a few rows that every text
-  reads) and not a labelled task's head (``logits``: hidden x classes, a sliver of the model that every
-  prediction goes through; in the linear and CRF kinds it is the identity the fit relies on).
+  projection — but not biases (an attention bias is [heads, head_dim]) or norms, not the position
+  embedding (a few rows that every text reads) and not a labelled task's head (``logits``: hidden x classes,
+  a sliver of the model that every prediction goes through; in the linear and CRF kinds it is the identity
+  the fit relies on).
 - how: per weight, the share ``sparsity`` of its values smallest in magnitude is set to zero (exactly
   ``round(sparsity * size)`` of them). Per weight, not one global threshold: the tables differ in scale
   (embeddings start at a 0.02 deviation, kernels at Glorot's), so a global threshold would empty whole
