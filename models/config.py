@@ -95,7 +95,7 @@ class DistillConfig:
     temperature: float = 2.0  # softens both distributions in the soft-label term (Hinton et al., 2015)
     alpha: float = 0.5  # weight of the soft-label term; 1 - alpha weighs the hard-label cross-entropy
     unlabelled_path: str | None = None  # extra texts (a file with a text column) the teacher labels softly
-    augment: int = 0  # perturbed copies of each training text the teacher labels too (data.augment)
+    augment: int | None = None  # perturbed copies of each training text the teacher labels too; None: chosen
 
 
 @dataclass

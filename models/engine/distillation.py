@@ -23,6 +23,11 @@ from models.run_dir import RunDir
 from models.tasks.label_metrics import classification_metrics
 
 STUDENT_MODEL = {"kind": "bag", "preset": "tiny"}  # the smallest kind that trains by gradient
+# Perturbed copies per training text when the user names none: enough for a transfer set of about this many
+# rows, at most MAX_COPIES (fortunes, a bag-tiny student: validation macro-F1 0.44 -> 0.486 with 4 copies,
+# 0.493 with 8 at twice the time; BENCHMARKS.md "Distillation ...").
+TRANSFER_ROWS = 60_000
+MAX_COPIES = 4
 TEACHER_BATCH = 256  # texts per teacher call
 
 
@@ -69,7 +74,8 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
     labels = list(prepared.labels)
     texts = {split: list(prepared.texts[split][0]) for split in ("train", "val", "test")}
     extra = _unlabelled_texts(config, texts)
-    extra += perturbed_copies(texts["train"], config.distill.augment, config.train.seed)
+    copies = augment_copies(config.distill.augment, len(texts["train"]))
+    extra += perturbed_copies(texts["train"], copies, config.train.seed)
     soft = TeacherLabels(teacher, labels, config.distill.temperature)
     t, num_classes = config.train, len(labels)
 
@@ -95,10 +101,18 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
         "alpha": config.distill.alpha,
         "labelled_rows": len(prepared.train_arrays[0]),
         "unlabelled_rows": len(extra),
-        "augment": config.distill.augment,
+        "augment": copies,
     }
-    _record_lineage(run, teacher, config, len(extra))
+    _record_lineage(run, teacher, config, len(extra), copies)
     return prepared
+
+
+def augment_copies(asked: int | None, train_rows: int) -> int:
+    """The perturbed copies per training text: the user's number, else enough for about TRANSFER_ROWS rows
+    (at most MAX_COPIES; none for a large training split)."""
+    if asked is not None:
+        return max(0, int(asked))
+    return min(MAX_COPIES, max(0, -(-TRANSFER_ROWS // max(1, train_rows)) - 1))
 
 
 def selected_by(config: RunConfig, score: str | None) -> str | None:
@@ -214,7 +228,9 @@ def _unlabelled_texts(config: RunConfig, splits: dict[str, list[str]]) -> list[s
     return [text for text in loaded.frame["text"].tolist() if text not in held_out]
 
 
-def _record_lineage(run: RunDir, teacher: RunDir, config: RunConfig, unlabelled_rows: int) -> None:
+def _record_lineage(
+    run: RunDir, teacher: RunDir, config: RunConfig, unlabelled_rows: int, copies: int
+) -> None:
     """lineage.json, once: the teacher and how it taught (a resumed student keeps the record it started with)."""
     if run.lineage_path.exists():
         return
@@ -234,7 +250,7 @@ def _record_lineage(run: RunDir, teacher: RunDir, config: RunConfig, unlabelled_
             "alpha": config.distill.alpha,
             "unlabelled_path": config.distill.unlabelled_path,
             "unlabelled_rows": unlabelled_rows,
-            "augment": config.distill.augment,
+            "augment": copies,
             "created": time.time(),
         },
     )

@@ -13,7 +13,14 @@ from app.cli import main
 from data.errors import DataError
 from models.config import RunConfig
 from models.engine.distill_loss import DistillationAccuracy, DistillationLoss
-from models.engine.distillation import soft_targets, softmax, student_config
+from models.engine.distillation import (
+    MAX_COPIES,
+    TRANSFER_ROWS,
+    augment_copies,
+    soft_targets,
+    softmax,
+    student_config,
+)
 from models.engine.safe_load import load_keras_model
 from models.engine.train import train
 from models.run_dir import RunDir, list_runs
@@ -83,7 +90,7 @@ def _student(workspace: Path, teacher: RunDir, **distill) -> RunConfig:
     config.model.seq_len = 16
     config.train.epochs, config.train.batch_size, config.train.learning_rate = 2, 16, 1e-2
     config.train.log_every = 5
-    for key, value in distill.items():
+    for key, value in {"augment": 0, **distill}.items():
         setattr(config.distill, key, value)
     return config
 
@@ -127,6 +134,22 @@ def test_unlabelled_test_texts_are_dropped(tmp_path):
     unique_texts = len(set(Path(data).read_text().splitlines()[1:]))
     assert extra <= rows["train"] + (240 - unique_texts)  # no validation or test text among them
     assert extra >= rows["train"] - 5
+
+
+def test_augmented_copies_join_the_transfer_set(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=120)
+    teacher = _teacher(tmp_path / "ws", data)
+    student = train(_student(tmp_path / "ws", teacher, augment=None))  # None: chosen from the data size
+    rows = json.loads(student.data_report_path.read_text())["rows"]["train"]
+    assert student.lineage()["augment"] == augment_copies(None, rows) == MAX_COPIES
+    assert student.lineage()["unlabelled_rows"] == MAX_COPIES * rows  # no text here loses every word
+
+
+def test_augment_copies_fill_a_transfer_set():
+    assert augment_copies(None, 100) == MAX_COPIES
+    assert augment_copies(None, TRANSFER_ROWS // 2) == 1
+    assert augment_copies(None, TRANSFER_ROWS) == 0
+    assert augment_copies(6, 10_000_000) == 6 and augment_copies(-1, 10) == 0
 
 
 def test_refusals(tmp_path):
