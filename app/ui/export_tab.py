@@ -41,6 +41,15 @@ def build(workspace: str) -> dict[str, Any]:
     error = gr.Markdown(visible=False, elem_id="export-error", elem_classes=["textlab-error"])
     report = gr.Markdown(elem_id="export-report")
     download = gr.File(label=t("Bundle (zip)"), interactive=False, elem_id="export-file")
+    with gr.Accordion(
+        t("Prune this run (a new run: weights set to zero, then a short fine-tune)"), open=False
+    ):
+        with gr.Row():
+            sparsity = gr.Slider(
+                0.1, 0.95, value=0.8, step=0.05, label=t("Sparsity (share of each weight matrix set to zero)")
+            )
+            prune = gr.Button(t("Prune"), elem_id="export-prune", scale=0)
+        pruned = gr.Markdown(elem_id="export-pruned")
     gr.Markdown(t("Every export of this run and of its teacher, students, parent and pruned copies"))
     compared = gr.Dataframe(
         views.artifacts_frame([]), interactive=False, wrap=True, elem_id="export-artifacts"
@@ -89,7 +98,24 @@ def build(workspace: str) -> dict[str, Any]:
 
         return views.artifacts_frame(artifacts(RunDir(path)) if path else [])
 
+    def on_prune(path: str | None, share: float) -> str:
+        """Start a pruning run of the picked run in the background (the Runs tab follows it)."""
+        if not path:
+            return views.error_markdown("Pick a run to prune.")
+        try:
+            from models.engine.launcher import launch
+            from models.engine.pruning import pruning_config
+
+            started = launch(pruning_config(workspace, path, float(share)))
+        except DataError as err:
+            return views.error_markdown(err)
+        return (
+            f"Started `{started.id}`: {float(share):.0%} of each weight matrix set to zero, then a short "
+            "fine-tune. Follow it on the **Runs** tab; export it here once it has completed."
+        )
+
     refresh.click(on_refresh, [run], [run])
+    prune.click(on_prune, [run, sparsity], [pruned])
     fmt.change(on_format, [fmt, quantization], [quantization])
     gr.on([run.change, fmt.change, quantization.change], on_run, [run, fmt, quantization], [report, download])
     go.click(on_export, [run, fmt, quantization], [error, report, download]).then(

@@ -29,6 +29,9 @@ ZH: dict[str, str] = {
     "Task": "任务",
     "Pretrained run to start from": "从哪个预训练运行开始",
     "Teacher run (a finished classifier)": "教师运行（一个已完成的分类器）",
+    "Prune this run (a new run: weights set to zero, then a short fine-tune)": "剪枝此运行（新运行：权重置零，再短暂微调）",
+    "Sparsity (share of each weight matrix set to zero)": "稀疏度（每个权重矩阵中置零的比例）",
+    "Prune": "剪枝",
     "Every export of this run and of its teacher, students, parent and pruned copies": (
         "此运行及其教师、学生、父运行和剪枝副本的所有导出"
     ),
