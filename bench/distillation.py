@@ -75,9 +75,8 @@ def run_set(name: str, path: Path, workspace: Path, args: argparse.Namespace) ->
     student = ["--model", args.kind, "--size", args.size, "--quiet"]
     teacher, teacher_s = cli(workspace, "train", "--data", str(path), "--quiet")
     direct, direct_s = cli(workspace, "train", "--data", str(path), *student)
-    distilled, distilled_s = cli(
-        workspace, "distill", "--from", teacher.name, "--augment", str(args.augment), *student
-    )
+    augment = [] if args.augment is None else ["--augment", str(args.augment)]
+    distilled, distilled_s = cli(workspace, "distill", "--from", teacher.name, *augment, *student)
     arms = {
         "teacher": (teacher, teacher_s),
         "direct": (direct, direct_s),
@@ -134,7 +133,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=["sms_spam", "fortunes"])
     parser.add_argument("--kind", default="bag", help="the student's model kind (and the direct arm's)")
     parser.add_argument("--size", default="tiny", help="the student's size preset")
-    parser.add_argument("--augment", type=int, default=0, help="distill --augment N")
+    parser.add_argument("--augment", type=int, help="distill --augment N (default: the engine's choice)")
     parser.add_argument("--workspace", default="/tmp/textlab-bench-distill")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()

@@ -58,7 +58,7 @@ def student_config(workspace: str, ref: str) -> RunConfig:
     config.data = DataConfig(**{**taught.data.__dict__})
     config.model.kind, config.model.preset = STUDENT_MODEL["kind"], STUDENT_MODEL["preset"]
     config.distill.teacher = teacher.id
-    config.name = f"{taught.name or teacher.id} student"
+    config.name = f"{taught.name or f'{taught.task}-{taught.model.kind}'} student"  # RunDir.create's naming
     return config
 
 

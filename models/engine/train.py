@@ -138,6 +138,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
 
         state = (run.checkpoint_state() or {}) if checkpoint is not None else {}
         best = state.get("best_val_loss", math.inf)
+        best_loss = state.get("best_epoch_val_loss", math.inf)  # breaks a tie of the task's own score
         bad_epochs = int(state.get("epochs_without_improvement", 0))
         elapsed_before = float(state.get("elapsed_s", 0.0))
         started = time.time()
@@ -149,6 +150,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
                 {
                     "step": step,
                     "best_val_loss": best,
+                    "best_epoch_val_loss": best_loss,
                     "epochs_without_improvement": bad_epochs,
                     "elapsed_s": elapsed_before + time.time() - started,
                 },
@@ -228,8 +230,12 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             # A user stop mid-epoch is not an evaluation point (the epoch is evaluated when it ends).
             epoch_done = monitor.stop_reason in (None, "budget") or monitor.fit_finished
             if judged is not None and epoch_done:
-                if judged < best:
-                    best, bad_epochs = judged, 0
+                # A score (macro-F1 on a small validation split) often repeats from epoch to epoch: an equal
+                # score with a lower validation loss is the better epoch, not one without improvement.
+                loss = val_loss if val_loss is not None else math.inf
+                tied = score is not None and judged == best and loss < best_loss
+                if judged < best or tied:
+                    best, bad_epochs, best_loss = judged, 0, loss
                     save_checkpoint(model, run, None, path=run.best_checkpoint)
                     chosen = {select_by: score} if score is not None else {}
                     run.write_status(best={"val_loss": val_loss, **chosen, "step": step, "epoch": epoch + 1})
