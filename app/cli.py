@@ -169,7 +169,7 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
             type=int,
             help="perturbed copies of each training text (words left out, short spans) the teacher labels too",
         )
-        p.add_argument("--distill-temperature", type=float, help="softens both distributions (default 2)")
+        p.add_argument("--distill-temperature", type=float, help="softens both distributions (default 1)")
         p.add_argument(
             "--distill-alpha",
             type=float,

@@ -92,7 +92,9 @@ class DistillConfig:
     """Knowledge distillation: a student classifier trained on a finished classifier run's soft labels."""
 
     teacher: str | None = None  # run id or path of the teacher (a completed classifier run)
-    temperature: float = 2.0  # softens both distributions in the soft-label term (Hinton et al., 2015)
+    # softens both distributions in the soft-label term (Hinton et al., 2015); 1 scored above 2 with a linear
+    # teacher on sms_spam and fortunes (BENCHMARKS.md "Distillation ...")
+    temperature: float = 1.0
     alpha: float = 0.5  # weight of the soft-label term; 1 - alpha weighs the hard-label cross-entropy
     unlabelled_path: str | None = None  # extra texts (a file with a text column) the teacher labels softly
     augment: int | None = None  # perturbed copies of each training text the teacher labels too; None: chosen

@@ -27,7 +27,7 @@ class DistillationLoss(keras.losses.Loss):
     """
 
     def __init__(
-        self, num_classes: int, temperature: float = 2.0, alpha: float = 0.5, name: str = "distillation", **kw
+        self, num_classes: int, temperature: float = 1.0, alpha: float = 0.5, name: str = "distillation", **kw
     ):
         super().__init__(name=name, **kw)
         self.num_classes = int(num_classes)

@@ -211,7 +211,7 @@ def _check_student(config: RunConfig) -> None:
         raise DataError(
             f"distill.alpha must be within 0..1 and distill.temperature above 0 (got alpha "
             f"{config.distill.alpha}, temperature {config.distill.temperature}).",
-            hint="the defaults are alpha 0.5 and temperature 2.",
+            hint="the defaults are alpha 0.5 and temperature 1.",
         )
 
 
