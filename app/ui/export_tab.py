@@ -11,8 +11,14 @@ from app.ui import views
 from app.ui.i18n import t
 from data.errors import DataError
 from models import tasks
+from models.architecture.presets import PRESET_NAMES
+from models.config import FITTED_KINDS, MODEL_KINDS
+from models.engine.distillation import STUDENT_MODEL
 from models.export.quantizations import ONNX, QUANTIZATIONS, TFLITE, bundle_name, quantizations
 from models.run_dir import ENDED_WELL_STATES, RunDir, list_runs
+
+# Students train by gradient on soft labels: not the fitted kinds (linear, CRF).
+STUDENT_KINDS = tuple(kind for kind in MODEL_KINDS if kind not in FITTED_KINDS)
 
 
 def build(workspace: str) -> dict[str, Any]:
@@ -50,6 +56,12 @@ def build(workspace: str) -> dict[str, Any]:
             )
             prune = gr.Button(t("Prune"), elem_id="export-prune", scale=0)
         pruned = gr.Markdown(elem_id="export-pruned")
+    with gr.Accordion(t("Distil this classifier into a smaller student (a new run)"), open=False):
+        with gr.Row():
+            student_kind = gr.Radio(list(STUDENT_KINDS), value=STUDENT_MODEL["kind"], label=t("Model"))
+            student_size = gr.Radio(list(PRESET_NAMES), value=STUDENT_MODEL["preset"], label=t("Size"))
+            distil = gr.Button(t("Distil"), elem_id="export-distil", scale=0)
+        distilled = gr.Markdown(elem_id="export-distilled")
     gr.Markdown(t("Every export of this run and of its teacher, students, parent and pruned copies"))
     compared = gr.Dataframe(
         views.artifacts_frame([]), interactive=False, wrap=True, elem_id="export-artifacts"
@@ -114,7 +126,24 @@ def build(workspace: str) -> dict[str, Any]:
             "fine-tune. Follow it on the **Runs** tab; export it here once it has completed."
         )
 
+    def on_distil(path: str | None, kind: str, size: str) -> str:
+        """Start a student of the picked classifier run in the background (the Runs tab follows it)."""
+        if not path:
+            return views.error_markdown("Pick a classifier run to distil.")
+        try:
+            from models.engine.distillation import student_for
+            from models.engine.launcher import launch
+
+            started = launch(student_for(workspace, path, kind, size))
+        except DataError as err:
+            return views.error_markdown(err)
+        return (
+            f"Started `{started.id}`: a {size} {kind} learning from this run's probabilities. Follow it on the "
+            "**Runs** tab; its report puts its score and size beside the teacher's."
+        )
+
     refresh.click(on_refresh, [run], [run])
+    distil.click(on_distil, [run, student_kind, student_size], [distilled])
     prune.click(on_prune, [run, sparsity], [pruned])
     fmt.change(on_format, [fmt, quantization], [quantization])
     gr.on([run.change, fmt.change, quantization.change], on_run, [run, fmt, quantization], [report, download])

@@ -32,6 +32,8 @@ ZH: dict[str, str] = {
     "Prune this run (a new run: weights set to zero, then a short fine-tune)": "剪枝此运行（新运行：权重置零，再短暂微调）",
     "Sparsity (share of each weight matrix set to zero)": "稀疏度（每个权重矩阵中置零的比例）",
     "Prune": "剪枝",
+    "Distil this classifier into a smaller student (a new run)": "把这个分类器蒸馏成更小的学生模型（新运行）",
+    "Distil": "蒸馏",
     "Every export of this run and of its teacher, students, parent and pruned copies": (
         "此运行及其教师、学生、父运行和剪枝副本的所有导出"
     ),

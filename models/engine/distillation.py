@@ -62,6 +62,17 @@ def student_config(workspace: str, ref: str) -> RunConfig:
     return config
 
 
+def student_for(workspace: str, ref: str, kind: str, preset: str) -> RunConfig:
+    """A student of ``ref`` of the given model, its other settings chosen from the data as
+    `distill --from REF --model KIND --size PRESET` chooses them (the Export tab's 'Distil this run')."""
+    from models.engine.recipe import choose
+
+    config = student_config(workspace, ref)
+    config.model.kind, config.model.preset = kind, preset
+    _check_student(config)
+    return choose(config, keep={"kind", "preset"})
+
+
 def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
     """``prepared`` with the teacher's soft labels in its training and validation targets (and its extra
     unlabelled texts in training); unchanged when not distilling."""

@@ -20,6 +20,7 @@ from models.engine.distillation import (
     soft_targets,
     softmax,
     student_config,
+    student_for,
 )
 from models.engine.safe_load import load_keras_model
 from models.engine.train import train
@@ -164,6 +165,17 @@ def test_refusals(tmp_path):
         train(hot)
     with pytest.raises(DataError, match="no run named"):
         student_config(str(tmp_path / "ws"), "nope")
+
+
+def test_a_student_for_the_export_tab_gets_the_recipe_for_its_kind(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=120)
+    teacher = _teacher(tmp_path / "ws", data)
+    config = student_for(str(tmp_path / "ws"), str(teacher.path), "lstm", "small")
+    assert (config.model.kind, config.model.preset) == ("lstm", "small")
+    assert config.distill.teacher == teacher.id and config.data.path == str(data)
+    assert config.tokenizer.kind == "wordpiece" and config.recipe  # the recipe's choices for an LSTM
+    with pytest.raises(DataError, match="closed form"):
+        student_for(str(tmp_path / "ws"), teacher.id, "linear", "tiny")
 
 
 def test_cli_distill(tmp_path):
