@@ -74,8 +74,9 @@ def student_for(workspace: str, ref: str, kind: str, preset: str) -> RunConfig:
 
 
 def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
-    """``prepared`` with the teacher's soft labels in its training and validation targets (and its extra
-    unlabelled texts in training); unchanged when not distilling."""
+    """``prepared`` with the teacher's soft labels in its training and validation targets, the training set
+    grown by the extra unlabelled texts and perturbed copies of the training texts; unchanged when not
+    distilling."""
     if not config.distill.teacher:
         return prepared
     from data.pipelines import IN_ORDER, EpochOrder, pack_for_classification, soft_label_dataset
