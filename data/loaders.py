@@ -234,8 +234,10 @@ def check_file_size(path: str | os.PathLike, name: str | None = None) -> None:
     size, limit = Path(path).stat().st_size, max_file_bytes()
     if size > limit:
         raise DataError(
-            f"is {size / _MB:,.1f} MB, over the {limit / _MB:g} MB limit for a dataset file "
-            "(the whole file is loaded into memory, which takes many times its size).",
+            f"is {size / _MB:,.1f} MB, over the {limit / _MB:g} MB limit for a table held in memory "
+            "(the whole file is loaded, which takes many times its size). The limit does not apply to a "
+            "plain-text corpus for a language model: a .txt file or a folder of them trains as a stream "
+            "(train --task causal_lm).",
             file=name or str(path),
             hint=f"Load a sample of it (for example its first 500,000 lines), or, if this machine has the "
             f"memory, raise the limit with the environment variable {MAX_FILE_MB_ENV}, e.g. "

@@ -19,6 +19,7 @@ import tensorflow as tf
 from data.errors import DataError
 from data.special_tokens import BOS, EOS, MASK, NUM_SPECIAL_TOKENS, PAD
 from data.text_pieces import batches, pieces
+from data.token_shards import TokenFile
 from data.tokenizers.base import Tokenizer
 
 # Causal-LM windows: non-overlapping windows of seq_len + 1 tokens, starting at a per-epoch random offset
@@ -150,18 +151,8 @@ def causal_lm_dataset(
 ) -> tf.data.Dataset:
     """``(x, y)`` int32 batches of shape ``[batch, seq_len]`` where ``y`` is ``x`` shifted by one token."""
     stream = np.asarray(token_stream, dtype=np.int32).reshape(-1)
-    if len(stream) < seq_len + 1:
-        raise DataError(
-            f"the text has {len(stream)} tokens, fewer than one window of {seq_len + 1} "
-            f"(sequence length {seq_len} + 1).",
-            hint="Use more text or a shorter sequence length.",
-        )
-    offset, count = 0, None
-    if order.shuffle:
-        room = min(seq_len - 1, len(stream) - seq_len - 1)  # largest offset that still leaves one window
-        offset = int(np.random.default_rng([order.seed, order.epoch]).integers(0, room + 1))
-        count = (len(stream) - 1 - room) // seq_len  # fits at every offset in [0, room]
-    starts = lm_window_starts(len(stream), seq_len, offset=offset, count=count)
+    _check_one_window(len(stream), seq_len)
+    starts = epoch_window_starts(len(stream), seq_len, order)
     # Batches of window starts, gathered from one tensor of the stream: the windows lm_windows cuts, in the
     # same order, without three copies of the corpus (windows, their permutation, the dataset's own).
     tokens = tf.convert_to_tensor(stream)
@@ -169,6 +160,54 @@ def causal_lm_dataset(
 
     def window(first: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         rows = tf.gather(tokens, first[:, None] + span[None, :])
+        return rows[:, :-1], rows[:, 1:]
+
+    dataset = epoch_batches(starts, batch_size, order, drop_remainder, "causal LM")
+    return _finish(dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def _check_one_window(length: int, seq_len: int) -> None:
+    if length < seq_len + 1:
+        raise DataError(
+            f"the text has {length} tokens, fewer than one window of {seq_len + 1} "
+            f"(sequence length {seq_len} + 1).",
+            hint="Use more text or a shorter sequence length.",
+        )
+
+
+def epoch_window_starts(length: int, seq_len: int, order: EpochOrder) -> np.ndarray:
+    """Where one pass's windows start in a stream of ``length`` tokens: from a random offset in
+    ``[0, seq_len)`` (by ``order``'s seed and epoch) when shuffling, from 0 otherwise."""
+    offset, count = 0, None
+    if order.shuffle:
+        room = min(seq_len - 1, length - seq_len - 1)  # largest offset that still leaves one window
+        offset = int(np.random.default_rng([order.seed, order.epoch]).integers(0, room + 1))
+        count = (length - 1 - room) // seq_len  # fits at every offset in [0, room]
+    return lm_window_starts(length, seq_len, offset=offset, count=count)
+
+
+def causal_lm_file_dataset(
+    tokens: TokenFile,
+    seq_len: int,
+    batch_size: int,
+    order: EpochOrder = SHUFFLED,
+    drop_remainder: bool = True,
+    max_windows: int | None = None,
+) -> tf.data.Dataset:
+    """``causal_lm_dataset`` over a token file on disk: the same windows in the same order, each batch's
+    windows read from the file as it is needed, so memory does not grow with the corpus. ``max_windows``
+    keeps that many, evenly spaced (a held-out estimate that does not grow with the corpus)."""
+    _check_one_window(tokens.length, seq_len)
+    starts = epoch_window_starts(tokens.length, seq_len, order)
+    if max_windows is not None and len(starts) > max_windows:
+        starts = starts[np.linspace(0, len(starts) - 1, max_windows).round().astype(np.int64)]
+
+    def read(first: np.ndarray) -> np.ndarray:
+        return tokens.windows(first, seq_len + 1)
+
+    def window(first: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        rows = tf.numpy_function(read, [first], tf.int32, stateful=False)
+        rows = tf.ensure_shape(rows, [batch_size if drop_remainder else None, seq_len + 1])
         return rows[:, :-1], rows[:, 1:]
 
     dataset = epoch_batches(starts, batch_size, order, drop_remainder, "causal LM")

@@ -133,6 +133,11 @@ class RunDir:
     def log_path(self) -> Path:
         return self.path / "train.log"
 
+    @property
+    def corpus_cache_dir(self) -> Path:
+        """The workspace's token caches of streamed corpora, shared by its runs (``<workspace>/cache/corpora``)."""
+        return self.path.parent.parent / "cache" / "corpora"
+
     # -- state --------------------------------------------------------------------------------
     def config(self) -> RunConfig:
         return RunConfig.load(self.config_path)

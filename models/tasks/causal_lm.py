@@ -7,14 +7,18 @@ from typing import Any
 
 import numpy as np
 
+from data import corpus_stream
 from models.config import RunConfig
 from models.run_dir import RunDir
+from models.tasks import streamed_lm
 from models.tasks.preparation import held_out_set, lm_report, lm_texts, prepared, tokenizer_for, too_small
 from models.tasks.spec import GENERATE, HEAD_LANGUAGE_MODEL, PreparedData, TaskSpec
 
 
 def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedData:
     """Documents joined by [EOS] into one token stream per split, cut into shifted windows of seq_len."""
+    if corpus_stream.streams(config.data):  # a plain-text corpus too large to hold: token shards on disk
+        return streamed_lm.prepare(config, run, tokenizer)
     # TensorFlow loads when data is prepared, not when the task registry is read.
     from data.pipelines import IN_ORDER, EpochOrder, causal_lm_dataset, encode_documents_for_lm
 
