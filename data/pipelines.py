@@ -148,8 +148,12 @@ def causal_lm_dataset(
     batch_size: int,
     order: EpochOrder = SHUFFLED,
     drop_remainder: bool = True,
+    shard: tuple[int, int] = (0, 1),
 ) -> tf.data.Dataset:
-    """``(x, y)`` int32 batches of shape ``[batch, seq_len]`` where ``y`` is ``x`` shifted by one token."""
+    """``(x, y)`` int32 batches of shape ``[batch, seq_len]`` where ``y`` is ``x`` shifted by one token.
+
+    ``shard`` ``(index, count)``: this process's slice of every batch (``batch / count`` rows) when ``count``
+    processes train together; every batch must then be whole (``drop_remainder``)."""
     stream = np.asarray(token_stream, dtype=np.int32).reshape(-1)
     _check_one_window(len(stream), seq_len)
     starts = epoch_window_starts(len(stream), seq_len, order)
@@ -162,8 +166,19 @@ def causal_lm_dataset(
         rows = tf.gather(tokens, first[:, None] + span[None, :])
         return rows[:, :-1], rows[:, 1:]
 
-    dataset = epoch_batches(starts, batch_size, order, drop_remainder, "causal LM")
+    dataset = _process_slice(
+        epoch_batches(starts, batch_size, order, drop_remainder, "causal LM"), batch_size, shard
+    )
     return _finish(dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE))
+
+
+def _process_slice(dataset: tf.data.Dataset, batch_size: int, shard: tuple[int, int]) -> tf.data.Dataset:
+    """Batches of window starts cut to this process's rows, before any window is read."""
+    index, count = shard
+    if count == 1:
+        return dataset
+    per = batch_size // count
+    return dataset.map(lambda first: first[index * per : (index + 1) * per])
 
 
 def _check_one_window(length: int, seq_len: int) -> None:
@@ -193,6 +208,7 @@ def causal_lm_file_dataset(
     order: EpochOrder = SHUFFLED,
     drop_remainder: bool = True,
     max_windows: int | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> tf.data.Dataset:
     """``causal_lm_dataset`` over a token file on disk: the same windows in the same order, each batch's
     windows read from the file as it is needed, so memory does not grow with the corpus. ``max_windows``
@@ -207,10 +223,12 @@ def causal_lm_file_dataset(
 
     def window(first: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         rows = tf.numpy_function(read, [first], tf.int32, stateful=False)
-        rows = tf.ensure_shape(rows, [batch_size if drop_remainder else None, seq_len + 1])
+        rows = tf.ensure_shape(rows, [batch_size // shard[1] if drop_remainder else None, seq_len + 1])
         return rows[:, :-1], rows[:, 1:]
 
-    dataset = epoch_batches(starts, batch_size, order, drop_remainder, "causal LM")
+    dataset = _process_slice(
+        epoch_batches(starts, batch_size, order, drop_remainder, "causal LM"), batch_size, shard
+    )
     return _finish(dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE))
 
 

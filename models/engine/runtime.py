@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 
 from models.config import BACKENDS, RunConfig
+from models.processes import process_shard
 
 # TensorFlow uses oneDNN matmuls only on some Intel CPUs unless asked; bench/throughput.py measured x1.3
 # tokens/s from it on this AMD CPU. TensorFlow reads the variable once, at import; a user's setting wins.
@@ -139,9 +140,15 @@ def distribution_scope(config: RunConfig) -> Iterator[int]:
         with strategy.scope():
             yield strategy.num_replicas_in_sync
     elif backend == "jax":
-        devices = keras.distribution.list_devices()
+        processes = process_shard(config).count
+        if processes > 1:
+            connect_processes()
+        devices = keras.distribution.list_devices()  # every process's devices once connected
         previous = keras.distribution.distribution()
-        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        # Several processes: each pipeline already yields its own slice of every batch (models.processes).
+        keras.distribution.set_distribution(
+            keras.distribution.DataParallel(devices=devices, auto_shard_dataset=processes == 1)
+        )
         try:
             yield len(devices)
         finally:
@@ -151,6 +158,19 @@ def distribution_scope(config: RunConfig) -> Iterator[int]:
             "distribution 'data_parallel' runs on the tensorflow or jax backend; "
             "choose one of those, or set distribution to 'none' for torch."
         )
+
+
+_CONNECTED: list[bool] = []
+
+
+def connect_processes() -> None:
+    """Join this process to the others of the run (jax.distributed, from Keras' environment variables), once;
+    before any JAX computation."""
+    if not _CONNECTED:
+        import keras
+
+        keras.distribution.initialize()
+        _CONNECTED.append(True)
 
 
 def _tf_devices() -> list[str]:

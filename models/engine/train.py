@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -20,6 +21,7 @@ from models.engine.compile import compile_model
 from models.engine.evaluation import evaluate_run
 from models.engine.runtime import (
     apply_precision,
+    connect_processes,
     distribution_scope,
     honour_virtual_cpus,
     resolve_precision,
@@ -27,6 +29,7 @@ from models.engine.runtime import (
     tune_malloc,
 )
 from models.engine.safe_load import load_keras_model
+from models.processes import process_shard
 from models.run_dir import RunDir
 
 
@@ -49,6 +52,8 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
     select_backend(config.backend)
     if config.distribution != "none":
         honour_virtual_cpus()
+        if process_shard(config).count > 1:  # before anything asks JAX for its devices
+            connect_processes()
     tune_malloc()
     if resume:  # a process killed mid-write leaves its temp files; the checkpoints themselves are whole
         run.remove_stale_temp_files()
@@ -186,6 +191,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
             total_steps=total_steps,
             precision=policy,
             replicas=replicas,
+            process=list(dataclasses.astuple(process_shard(config))),  # [index, count] of a multi-process run
             backend=keras.backend.backend(),
         )
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import astuple
 from typing import Any
 
 import numpy as np
 
 from data import corpus_stream
 from models.config import RunConfig
+from models.processes import process_shard
 from models.run_dir import RunDir
 from models.tasks import streamed_lm
 from models.tasks.preparation import held_out_set, lm_report, lm_texts, prepared, tokenizer_for, too_small
@@ -23,6 +25,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     from data.pipelines import IN_ORDER, EpochOrder, causal_lm_dataset, encode_documents_for_lm
 
     t, m = config.train, config.model
+    part = astuple(process_shard(config))  # (index, count): this process's slice of every batch
     loaded, (train_texts, val_texts, test_texts) = lm_texts(config)
     tokenizer = tokenizer_for(config, run, train_texts, tokenizer)
     streams = [encode_documents_for_lm(tokenizer, part) for part in (train_texts, val_texts, test_texts)]
@@ -31,12 +34,16 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
             raise too_small(loaded.source, name, len(stream), m.seq_len, t.batch_size)
 
     def train_factory(epoch: int) -> Any:
-        return causal_lm_dataset(streams[0], m.seq_len, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch))
+        return causal_lm_dataset(
+            streams[0], m.seq_len, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch), shard=part
+        )
 
     def eval_set(stream: np.ndarray) -> Any | None:
         return held_out_set(
             len(stream) - m.seq_len,
-            lambda: causal_lm_dataset(stream, m.seq_len, t.batch_size, IN_ORDER, drop_remainder=False),
+            lambda: causal_lm_dataset(
+                stream, m.seq_len, t.batch_size, IN_ORDER, drop_remainder=part[1] > 1, shard=part
+            ),
         )
 
     tokens = {"train": len(streams[0]), "val": len(streams[1]), "test": len(streams[2])}

@@ -12,6 +12,7 @@ from data.errors import DataError
 from data.token_shards import FORMAT, Shards, load_shards, write_shards
 from data.tokenizers import load_tokenizer, train_tokenizer
 from models.config import RunConfig
+from models.processes import process_shard
 from models.run_dir import RunDir
 from models.tasks.preparation import held_out_set, prepared, too_small
 from models.tasks.spec import PreparedData
@@ -29,6 +30,7 @@ def prepare(
     from data.pipelines import IN_ORDER, EpochOrder, causal_lm_file_dataset
 
     t, m = config.train, config.model
+    part = dataclasses.astuple(process_shard(config))  # (index, count): this process's slice of every batch
     reporter = progress or EncodingProgress(run)
     try:
         shards, cache = token_shards(config, run, tokenizer, reporter)
@@ -42,7 +44,7 @@ def prepare(
 
     def train_factory(epoch: int) -> Any:
         return causal_lm_file_dataset(
-            files["train"], m.seq_len, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch)
+            files["train"], m.seq_len, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch), shard=part
         )
 
     eval_windows = max(1, EVAL_TOKENS // m.seq_len)
@@ -55,8 +57,9 @@ def prepare(
                 m.seq_len,
                 t.batch_size,
                 IN_ORDER,
-                drop_remainder=False,
+                drop_remainder=part[1] > 1,  # processes must see equal batches
                 max_windows=eval_windows,
+                shard=part,
             ),
         )
 

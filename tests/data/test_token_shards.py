@@ -100,3 +100,24 @@ def test_a_held_out_set_can_be_capped_to_evenly_spaced_windows(tmp_path):
     batches = list(causal_lm_file_dataset(tokens, 10, 4, IN_ORDER, drop_remainder=False, max_windows=9))
     firsts = np.concatenate([x[:, 0] for x, _ in batches])
     assert len(firsts) == 9 and firsts[0] == 0 and firsts[-1] == 1980 and np.all(np.diff(firsts) > 200)
+
+
+@pytest.mark.parametrize("from_file", [False, True])
+def test_process_shards_split_every_batch_between_them(tmp_path, from_file):
+    stream = np.random.default_rng(1).integers(0, 500, size=3_000).astype(np.int32)
+    path = tmp_path / "t.bin"
+    path.write_bytes(stream.astype("uint16").tobytes())
+    tokens = TokenFile(path, len(stream), "uint16")
+    order = EpochOrder(seed=5, epoch=1)
+
+    def batches(shard):
+        if from_file:
+            return list(causal_lm_file_dataset(tokens, 16, 8, order, shard=shard).as_numpy_iterator())
+        return list(causal_lm_dataset(stream, 16, 8, order, shard=shard).as_numpy_iterator())
+
+    whole, first, second = batches((0, 1)), batches((0, 2)), batches((1, 2))
+    assert len(whole) == len(first) == len(second) > 5
+    for (x, y), (x0, y0), (x1, y1) in zip(whole, first, second, strict=True):
+        assert x0.shape == (4, 16)
+        np.testing.assert_array_equal(np.concatenate([x0, x1]), x)
+        np.testing.assert_array_equal(np.concatenate([y0, y1]), y)
