@@ -110,13 +110,18 @@ def build(workspace: str) -> dict[str, Any]:
     return {"dataset": dataset, "demo": demo, "outputs": outputs, "initial": (on_demo, [demo], outputs)}
 
 
+PREVIEW_BYTES = 64 << 10  # a streamed corpus's preview: its first lines
+PREVIEW_LINES = 50
+
+
 def load_upload(path: str, workspace: str) -> tuple:
     """The upload callback's work: refuse an oversized file, copy it into the workspace, then ``load_view``."""
     from data.loaders import check_file_size
 
     name = Path(path).name  # Gradio keeps the uploaded file's own name in its temp folder
     try:
-        check_file_size(path, name)  # before copying: a refused file must not fill the workspace
+        if not _streamed(path):  # a large .txt corpus is never loaded whole: no table limit applies
+            check_file_size(path, name)  # before copying: a refused file must not fill the workspace
         saved = files.save_upload(path, workspace)
     except OSError as err:  # a full disk or an unreadable file: say so, keep the app running
         return _error_view(
@@ -174,6 +179,8 @@ def load_view(
     from data.stats import describe
 
     name = shown_name or Path(path).name
+    if _streamed(path):
+        return _corpus_view(path, name, text_mode)
     try:
         columns = _columns(path, text_mode, sheet)
         note = ""
@@ -239,6 +246,47 @@ def load_view(
         ),
         gr.update(choices=loaded.sheets, value=loaded.sheet, visible=len(loaded.sheets) > 1),
         gr.update(value=bool(merge), visible=loaded.labelled),
+    )
+
+
+def _streamed(path: str) -> bool:
+    """A plain-text corpus large enough that a language model streams it (data.corpus_stream)."""
+    from data.config import DataConfig
+    from data.corpus_stream import streams
+
+    return Path(path).suffix.lower() == ".txt" and Path(path).is_file() and streams(DataConfig(path=path))
+
+
+def _corpus_view(path: str, name: str, text_mode: str) -> tuple:
+    """A streamed corpus: its size and first lines only (it is never read whole here); a language model trains
+    on it as a stream."""
+    import pandas as pd
+
+    size = Path(path).stat().st_size
+    with open(path, "rb") as handle:
+        head = handle.read(PREVIEW_BYTES).decode("utf-8", errors="replace").splitlines()[:-1] or [""]
+    state = {"path": str(path), "name": name, "text_column": "text", "label_column": None,
+             "text_mode": text_mode or "corpus", "sheet": None, "merge_label_case": False, "rows": 1,
+             "num_classes": 0, "labelled": False}  # fmt: skip
+    note = (
+        f"{size / 1e6:,.1f} MB: too large to preview whole, and it need not fit in memory. A language model "
+        "(Train tab: Language model) reads it as a stream: a tokenizer learnt from a sample, tokens encoded once "
+        "and cached for later runs. Tables and classifiers cannot use it."
+    )
+    lines = pd.DataFrame({"text": head[:PREVIEW_LINES]})
+    return (
+        state,
+        f"**Dataset:** `{name}` · a {size / 1e6:,.0f} MB corpus, streamed for language models",
+        gr.update(choices=[], value=None, visible=False),
+        gr.update(choices=[NONE], value=NONE, visible=False),
+        gr.update(value=text_mode or "corpus", visible=True),
+        gr.update(value="", visible=False),
+        gr.update(value=views.preview_frame(lines.reset_index()), visible=True),
+        views.stats_markdown({"size_mb": round(size / 1e6, 1)}, [note]),
+        gr.update(value=None, visible=False),
+        gr.update(value=None),
+        gr.update(choices=[], value=None, visible=False),
+        gr.update(value=False, visible=False),
     )
 
 

@@ -340,3 +340,20 @@ def test_a_million_rows_load_in_the_ui_and_can_be_capped(tmp_path: Path) -> None
 def _contains(text: str, fragments: tuple[str, ...]) -> None:
     missing = [f for f in fragments if f not in text]
     assert not missing, f"{missing} not in:\n{text}"
+
+
+def test_ui_takes_a_large_text_corpus_as_a_stream(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MAX_FILE_MB_ENV, "0.01")  # 10 KB: the corpus below is over the table limit
+    monkeypatch.setenv("TEXTLAB_STREAM_MB", "0.01")  # ... and large enough to stream
+    corpus = tmp_path / "big corpus.txt"
+    corpus.write_text("".join(f"line {i} of a long corpus\n" for i in range(2_000)), encoding="utf-8")
+    outputs = data_tab.load_upload(str(corpus), str(tmp_path / "ws"))
+    state, source, error, preview, stats = outputs[0], outputs[1], outputs[5], outputs[6], outputs[7]
+    assert error["visible"] is False and state["labelled"] is False
+    assert Path(state["path"]).read_bytes() == corpus.read_bytes()  # copied whole into the workspace
+    assert "streamed for language models" in source and "reads it as a stream" in stats
+    assert preview["value"].iloc[0, -1] == "line 0 of a long corpus"
+    table = tmp_path / "big.csv"
+    table.write_text("text,label\n" + "some text,a\n" * 2_000, encoding="utf-8")
+    refused = data_tab.load_upload(str(table), str(tmp_path / "ws2"))
+    assert "over the 0.01 MB limit" in refused[5]["value"] and "trains as a stream" in refused[5]["value"]
