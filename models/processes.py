@@ -16,7 +16,6 @@ from models.config import RunConfig
 ADDRESSES_ENV = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
 NUM_PROCESSES_ENV = "KERAS_DISTRIBUTION_NUM_PROCESSES"
 PROCESS_ID_ENV = "KERAS_DISTRIBUTION_PROCESS_ID"
-MULTI_PROCESS_TASKS = ("causal_lm",)  # whose pipelines shard per process (the token stream)
 
 
 @dataclass(frozen=True)
@@ -52,13 +51,6 @@ def process_shard(config: RunConfig) -> ProcessShard:
         raise DataError(
             "a run over several processes uses the jax backend (jax.distributed).",
             hint="add --backend jax, or run one process (unset " + NUM_PROCESSES_ENV + ").",
-        )
-    if config.task not in MULTI_PROCESS_TASKS:
-        raise DataError(
-            f"only {', '.join(MULTI_PROCESS_TASKS)} runs shard their data over several processes, not {config.task}.",
-            hint="train it in one process (unset "
-            + NUM_PROCESSES_ENV
-            + "), on several devices if it has them.",
         )
     if config.train.batch_size % count:
         raise DataError(

@@ -29,7 +29,7 @@ from models.engine.runtime import (
     tune_malloc,
 )
 from models.engine.safe_load import load_keras_model
-from models.processes import process_shard
+from models.processes import NUM_PROCESSES_ENV, process_shard
 from models.run_dir import RunDir
 
 
@@ -52,8 +52,6 @@ def run_training(run: RunDir, *, resume: bool = False, verbose: bool = False) ->
     select_backend(config.backend)
     if config.distribution != "none":
         honour_virtual_cpus()
-        if process_shard(config).count > 1:  # before anything asks JAX for its devices
-            connect_processes()
     tune_malloc()
     if resume:  # a process killed mid-write leaves its temp files; the checkpoints themselves are whole
         run.remove_stale_temp_files()
@@ -112,6 +110,14 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
     from models.engine.callbacks import EngineMonitor, ProgressBar, ValidationScores
     from models.engine.tensorboard import TensorBoardWriter
 
+    if process_shard(config).count > 1:  # before anything asks JAX for its devices
+        if not tasks.get(config.task).spans_processes:
+            raise DataError(
+                f"a {config.task} run cannot span several processes: only "
+                f"{', '.join(tasks.names(lambda spec: spec.spans_processes))} shards its data per process.",
+                hint=f"train it in one process (unset {NUM_PROCESSES_ENV}), on several devices if it has them.",
+            )
+        connect_processes()
     keras.utils.set_random_seed(config.train.seed)
     policy = resolve_precision(config.precision)
     apply_precision(policy)

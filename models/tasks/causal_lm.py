@@ -84,4 +84,5 @@ SPEC = TaskSpec(
     pretrains=True,
     interface=GENERATE,
     exportable=True,
+    spans_processes=True,
 )

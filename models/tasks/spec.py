@@ -68,6 +68,8 @@ class TaskSpec:
     finetune_label: str | None = None  # the Train tab's choice to start this task from a pretrained run
     interface: str | None = None  # GENERATE / CLASSIFY / TAG, or None: nothing to play with or export
     exportable: bool = False  # models.export writes a TFLite bundle for its runs
+    # its pipelines cut every batch to a process's slice, so one run can span processes (models.processes)
+    spans_processes: bool = False
     # ``validate`` scores the validation split after each epoch (logged and charted beside the loss). A task
     # whose validation loss is a poor guide to its result (a tagger's loss is mostly the O tag's) also names
     # ``select_by`` (one of its keys, higher is better), which then picks the best epoch and drives early

@@ -57,3 +57,17 @@ def test_two_processes_train_one_streamed_lm(tmp_path):
     assert len(losses[0]) >= 2 and losses[0] == pytest.approx(losses[1], rel=1e-5)  # one synchronised model
     reports = [json.loads(run.data_report_path.read_text()) for run in runs]
     assert reports[0]["tokens"] == reports[1]["tokens"]
+
+
+def test_a_task_that_cannot_span_processes_is_refused(tmp_path, sentiment_csv):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax", **{ADDRESSES_ENV: f"localhost:{_free_port()}",
+               NUM_PROCESSES_ENV: "2", PROCESS_ID_ENV: "0"})  # fmt: skip
+    cmd = [
+        sys.executable, "-m", "app", "--workspace", str(tmp_path / "ws"), "train", "--task", "classifier",
+        "--data", str(sentiment_csv), "--backend", "jax", "--distribution", "data_parallel", "--quiet",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "cannot span several processes" in result.stderr and NUM_PROCESSES_ENV in result.stderr
+    (summary,) = list_runs(tmp_path / "ws")
+    assert summary.state == "failed"

@@ -34,7 +34,6 @@ def test_one_process_unless_the_environment_says_more(monkeypatch):
     ("config", "env", "message"),
     [
         ({"backend": "torch"}, {}, "jax backend"),
-        ({"task": "classifier"}, {}, "only causal_lm"),
         ({"batch_size": 33}, {}, "multiple of 2"),
         ({}, {"index": "2"}, "id below the count"),
         ({}, {"address": ""}, "coordinator's address"),
