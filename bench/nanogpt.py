@@ -1,0 +1,195 @@
+"""nanoGPT's CPU Shakespeare recipe, run from a fetched nanoGPT checkout, side by side with textlab's whole
+``app train`` command on the same file, split and steps: wall time, validation loss on the whole validation
+split, and the time each needs to reach nanoGPT's final validation loss.
+
+nanoGPT is not vendored: pass the path of a checkout (``--nanogpt DIR``; e.g. ``git clone
+https://github.com/karpathy/nanoGPT``). The bench copies it to a temporary folder, writes the demo slice as
+``data/shakespeare_char/input.txt`` and runs nanoGPT's own ``prepare.py`` (90/10 character split) and
+``train.py`` with the README's CPU command. textlab trains the same network (4 layers x 4 heads x 128, context
+64, batch 12, dropout 0) with nanoGPT's optimiser settings through ``app train --config``. Both final models
+are scored on every position of the same non-overlapping validation windows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import DEMO_SLICE, REPLY, ROOT
+
+# nanoGPT README, "I only have a macbook": the CPU recipe (plus --max_iters/--lr_decay_iters per budget).
+NANOGPT_ARGS = ["config/train_shakespeare_char.py", "--device=cpu", "--compile=False", "--eval_iters=20",
+                "--log_interval=1", "--block_size=64", "--batch_size=12", "--n_layer=4", "--n_head=4",
+                "--n_embd=128", "--dropout=0.0", "--always_save_checkpoint=True"]  # fmt: skip
+# nanoGPT's train_shakespeare_char.py optimiser, in TrainConfig terms (Keras AdamW keeps beta2 0.999, not 0.99).
+TEXTLAB_TRAIN = {"batch_size": 12, "learning_rate": 1e-3, "weight_decay": 0.1, "warmup_ratio": 0.05,
+                 "min_lr_ratio": 0.1, "clip_norm": 1.0, "epochs": 1000, "steps_per_epoch": 250,
+                 "log_every": 50}  # fmt: skip
+
+
+def nanogpt_copy(source: Path, workdir: Path) -> Path:
+    """nanoGPT's files in ``workdir`` with the demo slice prepared by its own prepare.py."""
+    if not (source / "train.py").is_file():
+        raise SystemExit(f"{source} is not a nanoGPT checkout (no train.py); pass --nanogpt DIR")
+    copy = workdir / "nanogpt"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns(".git", "out*", "*.bin"))
+    data = copy / "data" / "shakespeare_char"
+    shutil.copyfile(DEMO_SLICE, data / "input.txt")
+    subprocess.run([sys.executable, "prepare.py"], cwd=data, check=True, capture_output=True)
+    return copy
+
+
+def watched(command: list[str], cwd: Path, marker: Any) -> tuple[float, list[tuple[float, Any]]]:
+    """Run ``command``; its wall time and ``(seconds, marker(line))`` for each stdout line ``marker`` reads."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    points = []
+    for line in process.stdout:
+        found = marker(line)
+        if found is not None:
+            points.append((round(time.perf_counter() - start, 2), found))
+    if process.wait():
+        raise SystemExit(f"{' '.join(command)} failed (exit {process.returncode})")
+    return time.perf_counter() - start, points
+
+
+def run_nanogpt(copy: Path, steps: int) -> dict[str, Any]:
+    out = copy / f"out-{steps}"
+    args = [*NANOGPT_ARGS, f"--max_iters={steps}", f"--lr_decay_iters={steps}", f"--out_dir={out}"]
+
+    def marker(line: str) -> tuple[int, float] | None:  # "step 250: train loss 2.48, val loss 2.52"
+        if line.startswith("step ") and "val loss" in line:
+            return int(line.split()[1].rstrip(":")), float(line.rsplit(" ", 1)[1])
+        return None
+
+    wall, points = watched([sys.executable, "train.py", *args], copy, marker)
+    scored = subprocess.run([sys.executable, "-m", "bench.nanogpt", "--score", str(out / "ckpt.pt"),
+                             "--nanogpt", str(copy)], cwd=ROOT, check=True, capture_output=True, text=True)  # fmt: skip
+    val = json.loads(next(x for x in scored.stdout.splitlines() if x.startswith(REPLY))[len(REPLY) :])
+    return {"wall_s": round(wall, 1), "val_loss": val["val_loss"], "estimates": points}
+
+
+def score_checkpoint(checkpoint: str, copy: str) -> dict[str, float]:
+    """Mean cross-entropy of a nanoGPT checkpoint over every position of the validation split's
+    non-overlapping 64-token windows (val.bin), with nanoGPT's own model code."""
+    import numpy as np
+    import torch
+
+    sys.path.insert(0, copy)
+    from model import GPT, GPTConfig  # nanoGPT's model.py
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = GPT(GPTConfig(**saved["model_args"]))
+    model.load_state_dict({k.removeprefix("_orig_mod."): v for k, v in saved["model"].items()})
+    model.eval()
+    val = np.fromfile(Path(copy) / "data" / "shakespeare_char" / "val.bin", dtype=np.uint16).astype(np.int64)
+    n = (len(val) - 1) // 64
+    x = torch.from_numpy(val[: n * 64].reshape(n, 64))
+    y = torch.from_numpy(val[1 : n * 64 + 1].reshape(n, 64))
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, n, 128):
+            logits, _ = model(x[i : i + 128], y[i : i + 128])  # targets given: logits at every position
+            total += torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), y[i : i + 128].reshape(-1), reduction="sum"
+            ).item()
+    return {"val_loss": total / y.numel()}
+
+
+def run_textlab(workdir: Path, steps: int) -> dict[str, Any]:
+    from bench.lm_configs import lm_config
+
+    workspace = workdir / f"ws-{steps}"
+    config = lm_config(
+        "shakespeare", DEMO_SLICE, str(workspace), "tensorflow", max_steps=steps, **TEXTLAB_TRAIN
+    )
+    config.name = f"nanogpt-side-{steps}"
+    path = workdir / f"textlab-{steps}.json"
+    config.save(path)
+    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--config", str(path)]
+    wall, _ = watched(command, ROOT, lambda line: None)
+    (run,) = list((workspace / "runs").iterdir())
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    report = json.loads((run / "eval.json").read_text())
+    loss = report.get("loss", report.get("metrics", {}).get("loss"))
+    status = json.loads((run / "status.json").read_text())
+    curve = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if "val_loss" in r]
+    return {"wall_s": round(wall, 1), "val_loss": loss, "curve": curve,
+            "training_s": status.get("elapsed_s") or (curve[-1][0] if curve else None)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--nanogpt", default=os.environ.get("NANOGPT_DIR", "/tmp/nanogpt"),
+                        help="a nanoGPT checkout (default $NANOGPT_DIR or /tmp/nanogpt)")  # fmt: skip
+    parser.add_argument("--budgets", type=int, nargs="+", default=[2000], help="steps per side-by-side pair")
+    parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--score", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.score:
+        print(REPLY + json.dumps(score_checkpoint(args.score, args.nanogpt)), flush=True)
+        return
+    from bench import report
+
+    workdir = Path(tempfile.mkdtemp(prefix="textlab-nanogpt-"))
+    results: dict[str, Any] = {"budgets": {}, "nanogpt_args": NANOGPT_ARGS, "textlab_train": TEXTLAB_TRAIN}
+    rows = []
+    try:
+        copy = nanogpt_copy(Path(args.nanogpt), workdir)
+        results["nanogpt_commit"] = _commit(Path(args.nanogpt))
+        for steps in args.budgets:
+            ref = run_nanogpt(copy, steps)
+            ours = run_textlab(workdir, steps)
+            reached = next((t for t, _, v in ours["curve"] if v <= ref["val_loss"]), None)
+            results["budgets"][steps] = {
+                "nanogpt": ref,
+                "textlab": ours,
+                "textlab_training_s_to_target": reached,
+            }
+            rows.append([steps, ref["val_loss"], ours["val_loss"], ref["wall_s"], ours["wall_s"],
+                         f"{ours['wall_s'] / ref['wall_s']:.2f}x",
+                         "-" if reached is None else f"{reached:.0f} s of training"])  # fmt: skip
+            print(rows[-1], flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    table = report.table(
+        ["steps", "nanoGPT val loss", "textlab val loss", "nanoGPT wall s", "textlab wall s",
+         "textlab / nanoGPT wall", "textlab reaches nanoGPT's final loss after"], rows)  # fmt: skip
+    notes = (
+        f"nanoGPT at commit {results.get('nanogpt_commit', '?')} (a fetched checkout, outside the repo), "
+        f"`python train.py {' '.join(NANOGPT_ARGS)} --max_iters=N --lr_decay_iters=N` (the README's CPU command; "
+        "always_save_checkpoint so the final model is the one scored), on its own prepare.py split of "
+        "assets/demo/shakespeare_1mb.txt (90/10 by characters). textlab: `app train --config C`, the same network "
+        "and nanoGPT's optimiser settings (lr 1e-3, 5% warm-up, cosine to 1e-4, weight decay 0.1, clip 1.0; Keras "
+        "AdamW's beta2 is 0.999 where nanoGPT sets 0.99), 90/10 split (val_fraction 0.1, test 0), validation "
+        "every 250 steps. Wall time: the whole command each (imports, data, compilation, checkpoints, validation). "
+        "Val loss: mean cross-entropy over every position of the validation split's non-overlapping 64-character "
+        "windows (nanoGPT's checkpoint scored with its own model.py; textlab's final evaluation). 'Reaches ... "
+        "after': the training time of textlab's first validation at or below nanoGPT's final loss. Both use both "
+        "cores (each framework's default threads), one after the other, nothing else running."
+    )
+    report.write("nanogpt", "nanoGPT's CPU recipe vs textlab, side by side", results, table, notes)
+    print(table)
+
+
+def _commit(path: Path) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return done.stdout.strip() or "unknown"
+
+
+if __name__ == "__main__":
+    main()
