@@ -21,13 +21,17 @@ from models.tasks.spec import PreparedData
 
 def tokenizer_for(config: RunConfig, run: RunDir, texts: list[str], given: Any | None) -> Any:
     """The given tokenizer, the run's saved one (on resume) or a new one trained on the training texts."""
-    # Both files: a kill between the two writes of a first start leaves a tokenizer to retrain, not to load.
-    saved = all((run.tokenizer_dir / name).exists() for name in ("vocab.txt", "tokenizer.json"))
-    if saved:  # resume, evaluate, export: the run's own tokenizer, never rewritten
+    if has_saved_tokenizer(run):  # resume, evaluate, export: the run's own tokenizer, never rewritten
         return load_tokenizer(run.tokenizer_dir)
     tokenizer = given if given is not None else train_tokenizer(config.tokenizer, texts)
     tokenizer.save(run.tokenizer_dir)
     return tokenizer
+
+
+def has_saved_tokenizer(run: RunDir) -> bool:
+    """True when the run saved its tokenizer. Both files: a kill between the two writes of a first start leaves
+    a tokenizer to retrain, not to load."""
+    return all((run.tokenizer_dir / name).exists() for name in ("vocab.txt", "tokenizer.json"))
 
 
 def lm_texts(config: RunConfig) -> tuple[Any, list[list[str]]]:

@@ -14,7 +14,7 @@ from data.tokenizers import load_tokenizer, train_tokenizer
 from models.config import RunConfig
 from models.processes import process_shard
 from models.run_dir import RunDir
-from models.tasks.preparation import held_out_set, prepared, too_small
+from models.tasks.preparation import has_saved_tokenizer, held_out_set, prepared, too_small
 from models.tasks.spec import PreparedData
 
 # Validation and test read this many tokens at most, in windows spread over the held-out text: a pass costs
@@ -100,7 +100,7 @@ def token_shards(
         )
     corpus = corpus_stream.open_corpus(d)
     offsets = corpus_stream.split_offsets(corpus, d.val_fraction, d.test_fraction)
-    saved = all((run.tokenizer_dir / name).exists() for name in ("vocab.txt", "tokenizer.json"))
+    saved = has_saved_tokenizer(run)
     fixed = load_tokenizer(run.tokenizer_dir) if saved else given
     key = corpus_stream.fingerprint(
         corpus, val=d.val_fraction, test=d.test_fraction, tokenizer=dataclasses.asdict(config.tokenizer),
