@@ -151,6 +151,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         best = state.get("best_val_loss", math.inf)
         best_loss = state.get("best_epoch_val_loss", math.inf)  # breaks a tie of the task's own score
         bad_epochs = int(state.get("epochs_without_improvement", 0))
+        best_step: int | None = None  # the step whose weights the best checkpoint holds, saved in this process
         elapsed_before = float(state.get("elapsed_s", 0.0))
         started = time.time()
 
@@ -249,6 +250,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
                 if judged < best or tied:
                     best, bad_epochs, best_loss = judged, 0, loss
                     save_checkpoint(model, run, None, path=run.best_checkpoint)
+                    best_step = step
                     chosen = {select_by: score} if score is not None else {}
                     run.write_status(best={"val_loss": val_loss, **chosen, "step": step, "epoch": epoch + 1})
                 else:
@@ -284,7 +286,12 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         run.write_status(message="evaluating", step=step)
         final = run.best_checkpoint if run.best_checkpoint.exists() else run.last_checkpoint  # best weights
         atomic_copy(final, run.model_path)
-        report = evaluate_run(run, load_keras_model(run.model_path, compile=True), prepared)
+        # The model in memory holds the best weights when the last epoch was the best: evaluating it reuses its
+        # traced (and XLA-compiled) evaluation step, where a model loaded from the file traces it again (~4 s
+        # of a short LM run). Otherwise the best checkpoint is loaded and evaluated.
+        in_memory = best_step == step and final == run.best_checkpoint
+        evaluated = model if in_memory else load_keras_model(run.model_path, compile=True)
+        report = evaluate_run(run, evaluated, prepared)
         trained_for = {"epochs": t.epochs, "max_steps": t.max_steps}  # what require_resumable compares with
         run.write_status(
             state="completed",
