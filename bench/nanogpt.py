@@ -124,7 +124,7 @@ def run_textlab(workdir: Path, steps: int, arm: str = "same") -> dict[str, Any]:
     train, model = (TEXTLAB_TRAIN, {}) if arm == "same" else (RECIPE_TRAIN, RECIPE_MODEL)
     own_steps = steps if arm == "same" else round(steps * STEP_SHARE)
     # validation at the same count of records whatever the steps: 8 per run, as nanoGPT's every-250 at 2,000
-    train = {**train, "steps_per_epoch": max(1, own_steps // 8)}
+    train = {**train, "steps_per_epoch": -(-own_steps // 8)}  # ceil: 8 validations, none after a stub epoch
     config = lm_config("shakespeare", DEMO_SLICE, str(workspace), "tensorflow", max_steps=own_steps, **train)
     for key, value in model.items():
         setattr(config.model, key, value)
