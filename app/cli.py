@@ -19,7 +19,6 @@ from models.config import (
     CLASS_WEIGHTS,
     DISTRIBUTIONS,
     MODEL_KINDS,
-    OPTIMIZERS,
     OVERRIDES,
     PRECISIONS,
     RunConfig,
@@ -197,11 +196,6 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", "--lr", type=float)
-    p.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        help="muon: Muon for the 2-D kernels, AdamW for the rest (default adamw)",
-    )
     p.add_argument("--max-steps", type=int)
     p.add_argument("--steps-per-epoch", type=int)
     p.add_argument("--seed", type=int)

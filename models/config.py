@@ -17,7 +17,6 @@ Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]
 ClassWeight = Literal["none", "balanced"]
-OptimizerName = Literal["adamw", "muon"]
 
 # The CRF kind's window: the words whose features score a word's tag (itself and two on each side). Here, not in
 # models.architecture.crf, so sizing a CRF never imports Keras (the CLI picks the backend before it does).
@@ -31,7 +30,6 @@ BACKENDS: tuple[str, ...] = get_args(Backend)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
 DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
 CLASS_WEIGHTS: tuple[str, ...] = get_args(ClassWeight)
-OPTIMIZERS: tuple[str, ...] = get_args(OptimizerName)
 
 
 @dataclass
@@ -62,9 +60,6 @@ class TrainConfig:
     epochs: int = 3
     batch_size: int = 32
     learning_rate: float = 1e-3
-    # muon: Keras' Muon (orthogonalised momentum) for 2-D kernels, AdamW for the rest (BENCHMARKS.md "A
-    # language model's recipe ...")
-    optimizer: OptimizerName = "adamw"
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
     min_lr_ratio: float = 0.1  # cosine decays to learning_rate * min_lr_ratio
@@ -198,7 +193,6 @@ OVERRIDES: dict[str, str] = {
     "epochs": "train.epochs",
     "batch_size": "train.batch_size",
     "learning_rate": "train.learning_rate",
-    "optimizer": "train.optimizer",
     "max_steps": "train.max_steps",
     "steps_per_epoch": "train.steps_per_epoch",
     "early_stopping_patience": "train.early_stopping_patience",

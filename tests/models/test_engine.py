@@ -18,7 +18,6 @@ from data.errors import DataError
 from models.config import RunConfig
 from models.engine.evaluation import evaluate_saved_run
 from models.engine.inference import classify, generate, load_run
-from models.engine.safe_load import load_keras_model
 from models.engine.train import resume, train
 from models.run_dir import RunDir, list_runs
 
@@ -122,19 +121,6 @@ def test_causal_lm_trains_and_generates(tmp_path, corpus_txt):
     assert run.status()["best"]["step"] == 30
     again = evaluate_saved_run(run)
     assert again["loss"] == pytest.approx(report["loss"], rel=1e-5)
-
-
-def test_muon_optimizer_trains_and_resumes(tmp_path, corpus_txt):
-    config = tiny_config(tmp_path, corpus_txt, "causal_lm", epochs=2, steps_per_epoch=10, optimizer="muon")
-    config.train.early_stopping_patience = None
-    run = train(config)
-    assert run.status()["state"] == "completed"
-    losses = step_losses(run)
-    assert losses[-1] < losses[0] - 0.3
-    assert run.config().train.optimizer == "muon"  # round-trips through config.json
-    loaded = load_keras_model(run.last_checkpoint, compile=True)  # the optimizer (and its slots) reload
-    assert isinstance(loaded.optimizer, keras.optimizers.Muon)
-    assert int(keras.ops.convert_to_numpy(loaded.optimizer.iterations)) == 20
 
 
 def test_stop_request_saves_checkpoint_and_resume_finishes(tmp_path, sentiment_csv):
