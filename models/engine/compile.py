@@ -52,6 +52,25 @@ def recompile(model: Any, config: RunConfig, optimizer: Any = None) -> None:
         loss=loss,
         metrics=None if weighted else accuracy,
         weighted_metrics=accuracy if weighted else None,
-        jit_compile=t.jit_compile,
+        jit_compile=jit_setting(config),
         steps_per_execution=t.steps_per_execution,
     )
+
+
+def jit_setting(config: RunConfig) -> bool | str:
+    """``train.jit_compile``, with "auto" meaning XLA on for a transformer of a fixed-shape task on TensorFlow.
+
+    Keras's own "auto" leaves XLA off on a CPU-only TensorFlow; for the causal LM it measured 1.15-1.26x the
+    whole train command's speed and 1.5x the step rate on this project's CPU machine (BENCHMARKS.md "A
+    language model's recipe ..."). Distributed runs keep Keras's choice (off under a tf.distribute strategy),
+    and so do kinds with loops (the LSTM) and tasks whose batch shapes vary (each shape is a new compile).
+    """
+    import keras
+
+    t = config.train
+    if t.jit_compile != "auto":
+        return t.jit_compile
+    fixed = tasks.get(config.task).fixed_shapes and config.model.kind == "transformer"
+    if fixed and keras.backend.backend() == "tensorflow" and config.distribution == "none":
+        return True
+    return "auto"

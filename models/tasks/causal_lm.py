@@ -85,4 +85,5 @@ SPEC = TaskSpec(
     interface=GENERATE,
     exportable=True,
     spans_processes=True,
+    fixed_shapes=True,
 )

@@ -70,6 +70,9 @@ class TaskSpec:
     exportable: bool = False  # models.export writes a TFLite bundle for its runs
     # its pipelines cut every batch to a process's slice, so one run can span processes (models.processes)
     spans_processes: bool = False
+    # every training batch has one shape (fixed windows), so XLA compiles a transformer's step once: the engine
+    # turns jit_compile "auto" on for it on TensorFlow's CPU too (models.engine.compile.jit_setting)
+    fixed_shapes: bool = False
     # ``validate`` scores the validation split after each epoch (logged and charted beside the loss). A task
     # whose validation loss is a poor guide to its result (a tagger's loss is mostly the O tag's) also names
     # ``select_by`` (one of its keys, higher is better), which then picks the best epoch and drives early

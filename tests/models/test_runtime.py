@@ -49,3 +49,35 @@ def test_malloc_tuning_applies_on_glibc_unless_the_user_set_malloc_variables(mon
     assert tune_malloc() is True
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000000")
     assert tune_malloc() is False
+
+
+@pytest.mark.backend
+def test_auto_jit_turns_xla_on_for_fixed_shape_transformers_on_tensorflow():
+    import keras
+
+    from models import tasks
+    from models.config import RunConfig
+    from models.engine.compile import jit_setting
+
+    fixed = tasks.names(lambda spec: spec.fixed_shapes)
+    varied = tasks.names(lambda spec: not spec.fixed_shapes)
+    assert fixed and varied
+    on_cpu = (
+        True if keras.backend.backend() == "tensorflow" else "auto"
+    )  # JAX always compiles; torch stays off
+    for name in fixed:
+        config = RunConfig(task=name)
+        config.model.kind = "transformer"
+        assert jit_setting(config) is on_cpu
+        config.train.jit_compile = False  # the user's own choice wins
+        assert jit_setting(config) is False
+        config.train.jit_compile = "auto"
+        config.distribution = "data_parallel"  # Keras keeps XLA off under a tf.distribute strategy
+        assert jit_setting(config) == "auto"
+        config.distribution = "none"
+        config.model.kind = "lstm"  # a loop: slow to compile, not measured
+        assert jit_setting(config) == "auto"
+    for name in varied:
+        config = RunConfig(task=name)
+        config.model.kind = "transformer"
+        assert jit_setting(config) == "auto"
