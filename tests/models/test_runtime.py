@@ -68,7 +68,7 @@ def test_auto_jit_turns_xla_on_for_fixed_shape_transformers_on_tensorflow():
     for name in fixed:
         config = RunConfig(task=name)
         config.model.kind = "transformer"
-        assert jit_setting(config) is on_cpu
+        assert jit_setting(config) == on_cpu
         config.train.jit_compile = False  # the user's own choice wins
         assert jit_setting(config) is False
         config.train.jit_compile = "auto"
