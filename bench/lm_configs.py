@@ -37,3 +37,44 @@ def lm_config(workload: str, data: Path, workspace: str, backend: str, **train: 
     for key, value in {**train_fields, **train}.items():
         setattr(config.train, key, value)
     return config
+
+
+def train_command(
+    workdir: Path,
+    name: str,
+    data: Path,
+    steps: int,
+    validations: int,
+    model: dict[str, Any],
+    train: dict[str, Any],
+) -> dict[str, Any]:
+    """One whole ``app train --config`` (TensorFlow) of the shakespeare workload on ``data`` with ``model`` and
+    ``train`` changes, ``steps`` steps and ``validations`` validation passes (ceil: none after a stub epoch):
+    wall time, final evaluation loss, validation curve (elapsed_s, step, val_loss) and training time."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    workspace = workdir / f"ws-{name}"
+    train = {**train, "steps_per_epoch": -(-steps // validations)}
+    config = lm_config("shakespeare", data, str(workspace), "tensorflow", max_steps=steps, **train)
+    for key, value in model.items():
+        setattr(config.model, key, value)
+    config.name = name
+    path = workdir / f"{name}.json"
+    config.save(path)
+    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--config", str(path)]
+    start = time.perf_counter()
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}):\n{done.stdout[-2000:]}")
+    (run,) = list((workspace / "runs").iterdir())
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    report = json.loads((run / "eval.json").read_text())
+    status = json.loads((run / "status.json").read_text())
+    curve = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if "val_loss" in r]
+    return {"wall_s": round(wall, 1), "val_loss": report["loss"], "curve": curve, "steps": steps,
+            "training_s": status.get("elapsed_s") or (curve[-1][0] if curve else None)}  # fmt: skip

@@ -10,15 +10,15 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import DEMO_SLICE, ROOT
+from bench.common import DEMO_SLICE
+from bench.lm_configs import train_command
 from bench.nanogpt import RECIPE_MODEL, RECIPE_TRAIN
+
+VALIDATIONS = 8  # per arm
 
 # name -> (model changes, train changes) from the recipe; "recipe" is the arm bench.nanogpt runs.
 ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
@@ -31,34 +31,6 @@ ABLATIONS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "batch 32": ({}, {"batch_size": 32}),
     "untied output head": ({"tie_embeddings": False}, {}),
 }
-
-
-def train_once(
-    workdir: Path, name: str, steps: int, model: dict[str, Any], train: dict[str, Any]
-) -> dict[str, Any]:
-    """One whole ``app train --config`` on the demo slice (the shakespeare workload with ``model`` and ``train``
-    changes, validation at every 1/8 of ``steps``): wall time, final validation loss and the validation curve."""
-    from bench.lm_configs import lm_config
-
-    workspace = workdir / f"ws-{name}"
-    train = {**train, "steps_per_epoch": -(-steps // 8)}  # ceil: 8 validations, none after a stub epoch
-    config = lm_config("shakespeare", DEMO_SLICE, str(workspace), "tensorflow", max_steps=steps, **train)
-    for key, value in model.items():
-        setattr(config.model, key, value)
-    config.name = name
-    path = workdir / f"{name}.json"
-    config.save(path)
-    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--config", str(path)]
-    start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode:
-        raise SystemExit(f"{' '.join(command)} failed (exit {done.returncode}):\n{done.stdout[-2000:]}")
-    (run,) = list((workspace / "runs").iterdir())
-    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    report = json.loads((run / "eval.json").read_text())
-    curve = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if "val_loss" in r]
-    return {"wall_s": round(wall, 1), "val_loss": report["loss"], "curve": curve, "steps": steps}
 
 
 def main() -> None:
@@ -77,9 +49,8 @@ def main() -> None:
     rows = []
     try:
         for i, (label, (model, train)) in enumerate(ABLATIONS.items()):
-            arm = train_once(
-                workdir, f"arm{i}", args.steps, {**RECIPE_MODEL, **model}, {**RECIPE_TRAIN, **train}
-            )
+            arm = train_command(workdir, f"arm{i}", DEMO_SLICE, args.steps, VALIDATIONS,
+                                {**RECIPE_MODEL, **model}, {**RECIPE_TRAIN, **train})  # fmt: skip
             results[label] = arm
             rows.append([label, arm["val_loss"], arm["wall_s"]])
             print(rows[-1], flush=True)
@@ -95,7 +66,7 @@ def main() -> None:
     )
     notes = (
         f"Each arm: `app train --config C` on assets/demo/shakespeare_1mb.txt (90/10, char tokenizer), "
-        f"{args.steps} steps, validation every 1/8 of them, the whole command timed, the final evaluation's loss "
+        f"{args.steps} steps, validation every 1/{VALIDATIONS} of them, the whole command timed, the final evaluation's loss "
         "on the whole validation split. The recipe: 2 layers x 4 heads x 128, context 64, dropout 0, batch "
         f"{RECIPE_TRAIN['batch_size']}, AdamW lr {RECIPE_TRAIN['learning_rate']:g} (5% warm-up, cosine to 10%, "
         "weight decay 0.1, clip 1.0), tied head, jit_compile=True. "

@@ -119,30 +119,13 @@ def score_checkpoint(checkpoint: str, copy: str) -> dict[str, float]:
 def run_textlab(workdir: Path, steps: int, arm: str = "same") -> dict[str, Any]:
     """textlab's whole ``app train`` for nanoGPT's ``steps``: its network and settings (``same``) or textlab's
     recipe (``recipe``: RECIPE_MODEL, RECIPE_TRAIN, STEP_SHARE of the steps)."""
-    from bench.lm_configs import lm_config
+    from bench.lm_configs import train_command
 
-    workspace = workdir / f"ws-{arm}-{steps}"
     train, model = (TEXTLAB_TRAIN, {}) if arm == "same" else (RECIPE_TRAIN, RECIPE_MODEL)
     own_steps = steps if arm == "same" else round(steps * STEP_SHARE)
-    # 4 validations whatever the steps (ceil: none after a stub epoch). nanoGPT estimates its loss 8 times on
-    # 20 batches; textlab validates on the whole split, about 5x that work each time.
-    train = {**train, "steps_per_epoch": -(-own_steps // VALIDATIONS)}
-    config = lm_config("shakespeare", DEMO_SLICE, str(workspace), "tensorflow", max_steps=own_steps, **train)
-    for key, value in model.items():
-        setattr(config.model, key, value)
-    config.name = f"nanogpt-{arm}-{steps}"
-    path = workdir / f"textlab-{arm}-{steps}.json"
-    config.save(path)
-    command = [sys.executable, "-m", "app", "--workspace", str(workspace), "train", "--config", str(path)]
-    wall, _ = watched(command, ROOT, lambda line: None)
-    (run,) = list((workspace / "runs").iterdir())
-    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
-    report = json.loads((run / "eval.json").read_text())
-    loss = report.get("loss", report.get("metrics", {}).get("loss"))
-    status = json.loads((run / "status.json").read_text())
-    curve = [(r["elapsed_s"], r["step"], r["val_loss"]) for r in records if "val_loss" in r]
-    return {"wall_s": round(wall, 1), "val_loss": loss, "curve": curve, "steps": own_steps,
-            "training_s": status.get("elapsed_s") or (curve[-1][0] if curve else None)}  # fmt: skip
+    # 4 validations whatever the steps. nanoGPT estimates its loss 8 times on 20 batches; textlab validates on
+    # the whole split, about 5x that work each time.
+    return train_command(workdir, f"nanogpt-{arm}-{steps}", DEMO_SLICE, own_steps, VALIDATIONS, model, train)
 
 
 def main() -> None:
