@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from data.errors import DataError
-from data.pipelines import SHUFFLED, EpochOrder, epoch_batches
+from data.pipelines import SHUFFLED, EpochOrder, epoch_batches, finish
 from data.special_tokens import BOS, PAD, UNK
 from data.tokenizers.base import Tokenizer
 
@@ -79,4 +79,4 @@ def token_classification_dataset(
             "there are no sentences to tag.", hint="Use more data or a smaller validation fraction."
         )
     rows = (aligned.ids, aligned.labels, aligned.weights)
-    return epoch_batches(rows, batch_size, order, False, "tagging").prefetch(tf.data.AUTOTUNE)
+    return finish(epoch_batches(rows, batch_size, order, False, "tagging"))

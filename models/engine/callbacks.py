@@ -54,6 +54,12 @@ class EngineMonitor(keras.callbacks.Callback):
         # includes tracing/compiling and the pipeline's warm-up and would make the first ETA wildly off.
         self._window_start: tuple[float, int] | None = None
         self._last_checkpoint_step = start_step
+        # The longest wait between two consecutive steps' ends this epoch, the pause before its first step
+        # (the last epoch's validation and checkpoints, a new iterator) included: a stall shows up here.
+        self._last_step_end: float | None = None
+        self._longest_gap = self._longest_gap_less_validation = 0.0
+        self._validation_started: float | None = None
+        self._validation_since_step = 0.0  # validation time since the last step ended: part of the next gap
 
     def begin_fit(self, epoch: int, end_step: int | None = None) -> None:
         """A model.fit call starts at the current step for ``epoch`` and ends at ``end_step``."""
@@ -139,7 +145,10 @@ class EngineMonitor(keras.callbacks.Callback):
             "step": self.step,
             "epoch": epoch + 1,
             "elapsed_s": round(self.elapsed(), 3),
+            "longest_step_gap_s": round(self._longest_gap, 3),
+            "longest_step_gap_less_validation_s": round(self._longest_gap_less_validation, 3),
         }
+        self._longest_gap = self._longest_gap_less_validation = 0.0
         record.update({k: _num(v) for k, v in (logs or {}).items()})
         self._log(record)
 
@@ -149,7 +158,23 @@ class EngineMonitor(keras.callbacks.Callback):
         except Exception:  # some optimizers wrap the schedule; the figure is informative only
             return float("nan")
 
+    def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._validation_started = time.perf_counter()
+
+    def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
+        if self._validation_started is not None:
+            self._validation_since_step += time.perf_counter() - self._validation_started
+            self._validation_started = None
+
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        now = time.perf_counter()
+        if self._last_step_end is not None:  # the run's (or resume's) first step compiles: not a stall
+            gap = now - self._last_step_end
+            self._longest_gap = max(self._longest_gap, gap)
+            self._longest_gap_less_validation = max(
+                self._longest_gap_less_validation, gap - self._validation_since_step
+            )
+        self._last_step_end, self._validation_since_step = now, 0.0
         self._train_batch_end(batch, logs or {})
         if self._window_start is None:  # the fit call's first batch: the rate is measured from here on
             self._window_start = (time.perf_counter(), self.step)

@@ -13,7 +13,15 @@ from models.config import RunConfig
 from models.processes import process_shard
 from models.run_dir import RunDir
 from models.tasks import streamed_lm
-from models.tasks.preparation import held_out_set, lm_report, lm_texts, prepared, tokenizer_for, too_small
+from models.tasks.preparation import (
+    held_out_set,
+    lm_eval_batch_size,
+    lm_report,
+    lm_texts,
+    prepared,
+    tokenizer_for,
+    too_small,
+)
 from models.tasks.spec import GENERATE, HEAD_LANGUAGE_MODEL, PreparedData, TaskSpec
 
 
@@ -38,11 +46,13 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
             streams[0], m.seq_len, t.batch_size, EpochOrder(seed=t.seed, epoch=epoch), shard=part
         )
 
+    eval_rows = lm_eval_batch_size(config, tokenizer.vocab_size)
+
     def eval_set(stream: np.ndarray) -> Any | None:
         return held_out_set(
             len(stream) - m.seq_len,
             lambda: causal_lm_dataset(
-                stream, m.seq_len, t.batch_size, IN_ORDER, drop_remainder=part[1] > 1, shard=part
+                stream, m.seq_len, eval_rows, IN_ORDER, drop_remainder=part[1] > 1, shard=part
             ),
         )
 

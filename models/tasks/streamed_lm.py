@@ -14,7 +14,13 @@ from data.tokenizers import load_tokenizer, train_tokenizer
 from models.config import RunConfig
 from models.processes import process_shard
 from models.run_dir import RunDir
-from models.tasks.preparation import has_saved_tokenizer, held_out_set, prepared, too_small
+from models.tasks.preparation import (
+    has_saved_tokenizer,
+    held_out_set,
+    lm_eval_batch_size,
+    prepared,
+    too_small,
+)
 from models.tasks.spec import PreparedData
 
 # Validation and test read this many tokens at most, in windows spread over the held-out text: a pass costs
@@ -48,6 +54,7 @@ def prepare(
         )
 
     eval_windows = max(1, EVAL_TOKENS // m.seq_len)
+    eval_rows = lm_eval_batch_size(config, shards.tokenizer.vocab_size)
 
     def eval_set(split: str) -> Any | None:
         return held_out_set(
@@ -55,7 +62,7 @@ def prepare(
             lambda: causal_lm_file_dataset(
                 files[split],
                 m.seq_len,
-                t.batch_size,
+                eval_rows,
                 IN_ORDER,
                 drop_remainder=part[1] > 1,  # processes must see equal batches
                 max_windows=eval_windows,

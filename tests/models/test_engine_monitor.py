@@ -1,6 +1,8 @@
-"""The engine's monitor callback: one validation point per epoch across a stop, and no ETA before it is timed."""
+"""The engine's monitor callback: one validation point per epoch across a stop, no ETA before it is timed, step gaps."""
 
 from __future__ import annotations
+
+import time
 
 import keras
 import numpy as np
@@ -69,3 +71,26 @@ def test_the_first_batch_of_a_fit_call_gives_no_eta(tmp_path) -> None:
     monitor.on_train_batch_end(1, {"loss": 1.0})
     eta = monitor.run.status()["eta_s"]
     assert eta is not None and np.isfinite(eta) and eta >= 0
+
+
+def test_epoch_records_carry_the_longest_step_gap_with_and_without_validation(tmp_path) -> None:
+    monitor = _monitor(tmp_path)
+    monitor.begin_fit(0, end_step=3)
+    time.sleep(0.3)  # the first step compiles: the wait before it ends is not a gap
+    monitor.on_train_batch_end(0, {"loss": 1.0})
+    monitor.on_train_batch_end(1, {"loss": 1.0})
+    monitor.on_train_batch_end(2, {"loss": 1.0})
+    monitor.on_test_begin()
+    time.sleep(0.25)  # epoch 1's validation pass...
+    monitor.on_test_end()
+    monitor.on_epoch_end(0, {"loss": 1.0, "val_loss": 0.9})
+    time.sleep(0.15)  # ...then checkpoints and a new iterator before epoch 2's first step
+    monitor.begin_fit(1, end_step=5)
+    monitor.on_train_batch_end(0, {"loss": 1.0})
+    monitor.on_train_batch_end(1, {"loss": 1.0})
+    monitor.on_epoch_end(1, {"loss": 1.0, "val_loss": 0.8})
+    first, second = (r for r in monitor.run.metrics() if r.get("kind") == "epoch")
+    # The compile wait excluded; epoch 1's validation is followed by no step of epoch 1.
+    assert first["longest_step_gap_s"] < 0.2
+    assert second["longest_step_gap_s"] >= 0.4
+    assert 0.15 <= second["longest_step_gap_less_validation_s"] < 0.25 + 0.1
