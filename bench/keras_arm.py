@@ -71,7 +71,7 @@ class KerasArm:
     def build(self, total_steps: int = 100_000, warmup_steps: int = 0) -> dict[str, Any]:
         """Build and compile the engine's model (models.engine.lineage + models.engine.compile.compile_model), then run
         ``warmup_steps`` so tracing / XLA compilation is done before anything is timed."""
-        from models import lineage
+        from models.engine import lineage
         from models.engine.callbacks import EngineMonitor
         from models.engine.compile import compile_model
 

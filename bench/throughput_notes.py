@@ -116,7 +116,8 @@ def recommendation(arms: dict[str, Any]) -> str:
             "PyTorch, so 1 there); the EngineMonitor already logs correctly with it, but stop requests and the "
             "time budget are then checked only every 16 steps"
         )
-    if "tensorflow jit_compile=True" in arms and not pays("tensorflow jit_compile=True"):
+    defaults_jit = arms.get("tensorflow (engine defaults)", {}).get("build", {}).get("jit_compile")
+    if "tensorflow jit_compile=True" in arms and not defaults_jit and not pays("tensorflow jit_compile=True"):
         recs.append(
             'keep `TrainConfig.jit_compile` "auto" (Keras resolves it to XLA off for TensorFlow on CPU; '
             "XLA on did not pay here)"
