@@ -151,9 +151,8 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
         best = state.get("best_val_loss", math.inf)
         best_loss = state.get("best_epoch_val_loss", math.inf)  # breaks a tie of the task's own score
         bad_epochs = int(state.get("epochs_without_improvement", 0))
-        best_step: int | None = (
-            None  # the step whose weights the best checkpoint holds, saved in this process
-        )
+        # The step whose weights the best checkpoint holds, saved in this process.
+        best_step: int | None = None
         elapsed_before = float(state.get("elapsed_s", 0.0))
         started = time.time()
 
