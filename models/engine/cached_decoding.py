@@ -12,6 +12,7 @@ from keras import ops
 
 from models.architecture.backbone import BACKBONE_NAME, TOKEN_EMBEDDING_NAME
 from models.architecture.layers import PaddingMask, ZeroPadPositions
+from models.decoding import ContextWindow, default_keep
 
 # Every layer a causal backbone of models.architecture may hold, per kind. Anything else (a layer added to the
 # architecture later, a foreign file) means the cached path might not compute what the model does: it is
@@ -70,8 +71,9 @@ class CachedLM:
     """What both kinds share: the embedding, final norm and head, and a one-token ``step`` compiled once.
 
     ``step(token, index, state)`` feeds ``token`` at position ``index`` and returns the logits after it and the
-    new state. Shapes never change, so the step traces once; ``traces`` counts the traces (TensorFlow, JAX:
-    Python runs a compiled body only while tracing), to show a retrace if one ever happens.
+    new state. Shapes never change, so the step traces once, on its first call; ``traces`` counts the traces
+    (TensorFlow, JAX: Python runs a compiled body only while tracing), to show a retrace if one ever happens.
+    ``step_graph`` is the step's body for a caller that traces it itself (the TFLite export).
     """
 
     def __init__(self, model: Any, seq_len: int, state_shape: tuple[int, ...], state_dtype: str):
@@ -83,7 +85,7 @@ class CachedLM:
         self.state_shape, self.state_dtype = state_shape, state_dtype
         self.traces = {"prefill": 0, "step": 0}
         self._step = _compile(
-            self._step_body, model.weights, [((1, 1), "int32"), ((), "int32"), (state_shape, state_dtype)]
+            self.step_graph, model.weights, [((1, 1), "int32"), ((), "int32"), (state_shape, state_dtype)]
         )
 
     def prefill(self, context: Sequence[int]) -> tuple[np.ndarray, Any]:
@@ -96,7 +98,8 @@ class CachedLM:
         logits, state = self._step(np.array([[token]], dtype=np.int32), np.int32(index), state)
         return _numpy(logits), state
 
-    def _step_body(self, token, index, state):
+    def step_graph(self, token: Any, index: Any, state: Any) -> tuple[Any, Any]:
+        """Logits [1, vocab] after ``token`` [1, 1] at scalar position ``index``, and the new state (tensors)."""
         raise NotImplementedError
 
     def _logits(self, hidden):
@@ -113,7 +116,8 @@ class CachedLM:
 class TransformerCache(CachedLM):
     """The decoder blocks called with a key/value cache [1, layers, 2, seq_len, heads, head_dim].
 
-    ``prefill`` runs the context padded to a [1, seq_len] window in one call (compiled once too).
+    ``prefill`` runs the context padded to a [1, seq_len] window in one call (compiled once too);
+    ``prefill_graph`` is its body.
     """
 
     def __init__(self, model: Any, seq_len: int):
@@ -130,7 +134,7 @@ class TransformerCache(CachedLM):
         shape = (1, len(self.blocks), 2, int(seq_len), heads, width // heads)
         super().__init__(model, seq_len, shape, self.blocks[0].compute_dtype)
         specs = [((1, self.seq_len), "int32"), ((), "int32")]
-        self._prefill = _compile(self._prefill_body, model.weights, specs)
+        self._prefill = _compile(self.prefill_graph, model.weights, specs)
 
     def prefill(self, context: Sequence[int]) -> tuple[np.ndarray, Any]:
         self._check_context(context)
@@ -140,13 +144,14 @@ class TransformerCache(CachedLM):
         logits, cache = self._prefill(window, np.int32(len(context)))
         return _numpy(logits), None if len(context) == self.seq_len else cache
 
-    def _prefill_body(self, window, length):
+    def prefill_graph(self, window: Any, length: Any) -> tuple[Any, Any]:
+        """Logits [1, vocab] after the first ``length`` (scalar) ids of ``window`` [1, seq_len], and its cache."""
         self.traces["prefill"] += 1
         hidden, cache = self._blocks(window, ops.zeros(self.state_shape, dtype=self.state_dtype), 0)
         # Only the last real position predicts the next token: project that one row, not seq_len of them.
         return self._logits(ops.take(hidden, length - 1, axis=1)), cache
 
-    def _step_body(self, token, index, cache):
+    def step_graph(self, token: Any, index: Any, cache: Any) -> tuple[Any, Any]:
         self.traces["step"] += 1
         hidden, cache = self._blocks(token, cache, index)
         return self._logits(hidden[:, 0, :]), cache
@@ -172,8 +177,8 @@ class LSTMCache(CachedLM):
     """The LSTM layers' cells stepped one token at a time; state [1, layers, 2 (h, c), units].
 
     ``prefill`` steps through the context from the zero state, as the full window starts; a context that fills
-    the window (text past seq_len: the window slides, so every token restarts from zero) is one call of the
-    whole model instead, which is cheaper than seq_len steps.
+    the window (no token can follow it there: the window shifts next) is one call of the whole model instead,
+    which is cheaper than seq_len steps.
     """
 
     def __init__(self, model: Any, seq_len: int):
@@ -192,7 +197,7 @@ class LSTMCache(CachedLM):
             logits, state = self._step(np.array([[token]], dtype=np.int32), np.int32(index), state)
         return _numpy(logits), state
 
-    def _step_body(self, token, index, state):
+    def step_graph(self, token: Any, index: Any, state: Any) -> tuple[Any, Any]:
         self.traces["step"] += 1
         x = self.embedding(token)[:, 0, :]
         states = []
@@ -205,19 +210,20 @@ class LSTMCache(CachedLM):
 class CachedSession:
     """One generation's state: ``next_logits(tokens)`` for a token list that grows by one id per call.
 
-    The context is the last seq_len ids, at positions 0.. (the model has no later ones). While it grows within
-    the window, each call is one step. Past seq_len the window slides by one token per call, exactly as the
-    full-window path and the LiteRT runner do, so every call prefills the slid window.
+    The context follows models.decoding.ContextWindow, as the full-window path and the bundle runner do: while
+    its start stays, each call is one step; when the window shifts (or another token list comes), the new
+    context is prefilled.
     """
 
-    def __init__(self, lm: CachedLM):
+    def __init__(self, lm: CachedLM, keep: int | None = None):
         self.lm = lm
+        self.window = ContextWindow(lm.seq_len, keep or default_keep(lm.seq_len))
         self.cached: list[int] = []  # the context whose keys/values (or state) ``state`` holds
         self.state: Any = None
 
     def next_logits(self, tokens: Sequence[int]) -> np.ndarray:
         """float32 logits [1, vocab] for the token after ``tokens``."""
-        context = list(tokens[-self.lm.seq_len :])
+        context = self.window.context(tokens)
         if self.state is not None and context[:-1] == self.cached:
             logits, self.state = self.lm.step(context[-1], len(self.cached), self.state)
         else:
@@ -231,6 +237,18 @@ def _numpy(logits: Any) -> np.ndarray:
 
 
 def _compile(fn: Callable, weights: list, specs: list[tuple[tuple[int, ...], str]]) -> Callable:
+    """``fn`` compiled on its first call: an exporter that only traces the bodies pays for no compilation."""
+    compiled: list[Callable] = []
+
+    def call(*args: Any) -> Any:
+        if not compiled:
+            compiled.append(_compiled(fn, weights, specs))
+        return compiled[0](*args)
+
+    return call
+
+
+def _compiled(fn: Callable, weights: list, specs: list[tuple[tuple[int, ...], str]]) -> Callable:
     """``fn`` compiled for fixed input shapes on the current backend (TensorFlow graph, jax.jit, torch no_grad)."""
     backend = keras.config.backend()
     if backend == "tensorflow":

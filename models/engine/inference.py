@@ -1,4 +1,4 @@
-"""Inference from a saved run: streaming text generation with keras-hub samplers, and label probabilities."""
+"""Inference from a saved run: streaming text generation, label probabilities and tags."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from data import special_tokens as special
 from data.errors import DataError
 from models import tasks
 from models.run_dir import RunDir
@@ -92,24 +91,6 @@ def classify(loaded: LoadedRun, texts: list[str]) -> list[dict[str, float]]:
     return out
 
 
-def make_sampler(
-    temperature: float = 1.0, top_k: int = 0, top_p: float = 1.0, seed: int | None = None
-) -> Any:
-    """Greedy at temperature 0; otherwise top-p (optionally capped at k), top-k, or plain random sampling."""
-    import keras_hub
-
-    if temperature <= 0:
-        return keras_hub.samplers.GreedySampler()
-    if top_p < 1.0:
-        return keras_hub.samplers.TopPSampler(p=top_p, k=top_k or None, seed=seed, temperature=temperature)
-    if top_k > 0:
-        return keras_hub.samplers.TopKSampler(k=top_k, seed=seed, temperature=temperature)
-    return keras_hub.samplers.RandomSampler(seed=seed, temperature=temperature)
-
-
-NEVER_SAMPLED = [special.PAD, special.UNK, special.BOS, special.MASK]  # EOS stays: it ends the text
-
-
 def generate_stream(
     loaded: LoadedRun,
     prompt: str,
@@ -120,28 +101,30 @@ def generate_stream(
     top_p: float = 1.0,
     seed: int | None = None,
     use_cache: bool = True,
+    keep: int | None = None,
 ) -> Iterator[str]:
-    """Yield generated text piece by piece (a sliding window of seq_len tokens, as on the device runtime).
+    """Yield generated text piece by piece, reading a window of at most seq_len tokens that shifts to its newest
+    ``keep`` ones when full (models.decoding.ContextWindow; default_keep), as the bundle runner does.
 
     A Transformer LM reuses its keys/values and an LSTM LM carries its state (models.engine.cached_decoding)
     unless ``use_cache`` is false, which runs the model on the whole window for every token, as does any
-    other model. Both give the same logits, so the same tokens.
+    other model. Both give the same logits, so the same tokens. Tokens are chosen by models.decoding.choose_token
+    (greedy at temperature 0), seeded by ``seed``.
     """
-    import keras
-
     from data.tokenizers import BOS, EOS
+    from models.decoding import NEVER_SAMPLED, ContextWindow, choose_token, default_keep
 
     require_interface(loaded, tasks.GENERATE)
-    sampler = make_sampler(temperature, top_k, top_p, seed)
+    rng = np.random.default_rng(seed)
+    window = ContextWindow(loaded.seq_len, keep or default_keep(loaded.seq_len))
     tokens = [BOS] + loaded.tokenizer.encode(prompt)
     prompt_len = len(tokens)
-    next_logits = _next_logits(loaded, use_cache)
+    next_logits = _next_logits(loaded, use_cache, window)
     emitted = ""
     for _ in range(max_new_tokens):
         logits = next_logits(tokens)
-        logits[:, NEVER_SAMPLED] = -np.inf  # padding, start and mask ids are not text; [UNK] prints as noise
-        probs = sampler.compute_probabilities(keras.ops.convert_to_tensor(logits))
-        next_id = int(keras.ops.convert_to_numpy(sampler.get_next_token(probs))[0])
+        logits[:, NEVER_SAMPLED] = -np.inf
+        next_id = choose_token(logits[0], temperature, top_k, rng, top_p)
         if next_id == EOS:
             break
         tokens.append(next_id)
@@ -153,8 +136,10 @@ def generate_stream(
             emitted = text
 
 
-def _next_logits(loaded: LoadedRun, use_cache: bool) -> Callable[[list[int]], np.ndarray]:
-    """tokens -> float32 logits [1, vocab] for the next token, from the last seq_len of them."""
+def _next_logits(
+    loaded: LoadedRun, use_cache: bool, context_window: Any
+) -> Callable[[list[int]], np.ndarray]:
+    """tokens -> float32 logits [1, vocab] for the next token, from the context ``context_window`` gives."""
     from data.tokenizers import PAD
     from models.engine.cached_decoding import CachedSession, cached_lm
 
@@ -162,11 +147,11 @@ def _next_logits(loaded: LoadedRun, use_cache: bool) -> Callable[[list[int]], np
         loaded.cached_lm = cached_lm(loaded.model, loaded.seq_len)
     if use_cache and loaded.cached_lm is not None:
         # A session per generation: the Playground may run two at once on the same loaded model.
-        return CachedSession(loaded.cached_lm).next_logits
+        return CachedSession(loaded.cached_lm, context_window.keep).next_logits
     window = np.full((1, loaded.seq_len), PAD, dtype=np.int32)
 
     def full_window(tokens: list[int]) -> np.ndarray:
-        context = tokens[-loaded.seq_len :]
+        context = context_window.context(tokens)
         window[0, :] = PAD
         window[0, : len(context)] = context
         return np.array(loaded.model.predict_on_batch(window)[:, len(context) - 1, :], dtype=np.float32)

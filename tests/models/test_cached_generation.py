@@ -9,6 +9,7 @@ import pytest
 
 from models.architecture.builders import build_model
 from models.architecture.heads import TextlabTask
+from models.decoding import ContextWindow
 from models.engine.cached_decoding import CachedSession, LSTMCache, TransformerCache, cached_lm
 from models.engine.inference import generate, load_run
 from models.engine.train import train
@@ -49,16 +50,19 @@ def test_cached_generation_matches_full_window(tmp_path, corpus_txt, kind):
     assert isinstance(loaded.cached_lm, KINDS[kind]) and compiled_once(loaded.cached_lm)
 
 
+@pytest.mark.parametrize("keep", [SEQ_LEN, 20])  # slide by one token; shift to the newest 20
 @pytest.mark.parametrize("kind", KINDS)
-def test_cached_logits_equal_the_full_model_at_every_length(kind):
-    # Past seq_len the window slides one token per call, exactly as the full-window path and the LiteRT runner.
+def test_cached_logits_equal_the_full_model_at_every_length(kind, keep):
+    # Past seq_len the window shifts as models.decoding.ContextWindow says, for the full-window path and the
+    # bundle runner too: steps while its start stays, a prefill when it moves.
     model = build_model(tiny(kind, seq_len=SEQ_LEN, vocab_size=40), "causal_lm")
     lm = cached_lm(model, SEQ_LEN)
-    session = CachedSession(lm)
-    tokens = np.random.default_rng(0).integers(5, 40, SEQ_LEN + 10).tolist()
+    session = CachedSession(lm, keep)
+    reference = ContextWindow(SEQ_LEN, keep)
+    tokens = np.random.default_rng(0).integers(5, 40, 2 * SEQ_LEN + 10).tolist()
     window = np.zeros((1, SEQ_LEN), dtype=np.int32)
     for n in range(1, len(tokens) + 1):
-        context = tokens[:n][-SEQ_LEN:]
+        context = reference.context(tokens[:n])
         window[:] = 0
         window[0, : len(context)] = context
         full = np.asarray(model.predict_on_batch(window))[:, len(context) - 1]
