@@ -12,7 +12,7 @@ from data.errors import DataError
 from models import tasks
 from models.export.bundle import StagedBundle
 from models.export.convert import Converted, check_quantization, convert, saved_model
-from models.export.graph import endpoints, inference_copy
+from models.export.graph import DECODE, PREFILL, endpoints, inference_copy
 from models.export.heldout import HeldOut, held_out
 from models.export.metadata import (
     LABELS_FILE,
@@ -121,6 +121,9 @@ def export_runs(
     if fmt == ONNX:  # float32 only (check_quantization), straight from the traced functions
         from models.export.onnx_convert import convert_onnx
 
+        # The key/value cache's update (XlaDynamicUpdateSlice) has no tf2onnx form: an ONNX LM generates
+        # with next_token on the whole window.
+        signatures = {name: e for name, e in signatures.items() if name not in (PREFILL, DECODE)}
         return [
             _export_one(run, loaded, examples, ONNX, q, lambda: convert_onnx(signatures))
             for q in quantizations

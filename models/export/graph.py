@@ -14,6 +14,9 @@ CLASSIFY = "classify"  # token_ids [1, L] -> logits [1, num_classes]
 NEXT_TOKEN = "next_token"  # token_ids [1, L], position [1] -> logits [1, vocab]: the generation step
 SCORE = "score"  # token_ids [1, L] -> logits [1, L, vocab]: every position (perplexity, scoring)
 TAG = "tag"  # token_ids [1, L] -> logits [1, L, num_tags]: read at each word's first sub-token
+# A Transformer LM's key/value cache [1, layers, 2, L, heads, head_dim] (models.engine.cached_decoding):
+PREFILL = "prefill"  # token_ids [1, L], length [1] -> logits [1, vocab] after the first length ids, cache
+DECODE = "decode"  # token_id [1, 1], position [1], cache -> logits [1, vocab] after that token, cache
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,51 @@ def endpoints(model: Any, interface: str | None, seq_len: int) -> dict[str, Endp
         return {
             NEXT_TOKEN: Endpoint(next_token, [token_ids, position]),
             SCORE: Endpoint(lambda ids: {"logits": model(ids, training=False)}, [token_ids]),
+            **kv_cache_endpoints(model, seq_len),
         }
     raise DataError(
         f"exporting a model that does {interface!r} is not supported yet.",
         hint=f"Export a run of one of these tasks: {', '.join(tasks.names(lambda s: s.exportable))}.",
     )
+
+
+def kv_cache_endpoints(model: Any, seq_len: int) -> dict[str, Endpoint]:
+    """prefill and decode over a key/value cache for a Transformer LM (none for another model), so a phone pays
+    one token's work per generated token instead of a whole window's: the Keras cached path's bodies, traced."""
+    import tensorflow as tf
+
+    from models.engine.cached_decoding import TransformerCache, cached_lm
+
+    lm = cached_lm(model, seq_len)
+    if not isinstance(lm, TransformerCache):
+        return {}
+    cache = tf.TensorSpec(lm.state_shape, lm.state_dtype, name="cache")
+
+    def prefill(ids: Any, length: Any) -> dict[str, Any]:
+        logits, keys_values = lm.prefill_graph(ids, length[0])
+        return {"logits": logits, "cache": keys_values}
+
+    def decode(token: Any, position: Any, keys_values: Any) -> dict[str, Any]:
+        logits, keys_values = lm.step_graph(token, position[0], keys_values)
+        return {"logits": logits, "cache": keys_values}
+
+    return {
+        PREFILL: Endpoint(
+            prefill,
+            [
+                tf.TensorSpec([1, seq_len], tf.int32, name="token_ids"),
+                tf.TensorSpec([1], tf.int32, name="length"),
+            ],
+        ),
+        DECODE: Endpoint(
+            decode,
+            [
+                tf.TensorSpec([1, 1], tf.int32, name="token_id"),
+                tf.TensorSpec([1], tf.int32, name="position"),
+                cache,
+            ],
+        ),
+    }
 
 
 def lm_head(model: Any, hidden: Any) -> Any:

@@ -12,6 +12,7 @@ from data import special_tokens as st
 from data.config import WORD_SLOTS
 from models import tasks
 from models.config import RunConfig
+from models.decoding import NEVER_SAMPLED, default_keep
 from models.export.quantizations import ONNX, TFLITE
 
 FORMAT = "keras-textlab-bundle"
@@ -96,12 +97,23 @@ def build_metadata(
             "outside_bias from the O tag's; then the BIO-constrained Viterbi (data/bio_decoding.py)",
         }
     if interface == tasks.GENERATE:
+        keep = default_keep(seq_len)
         metadata["generation"] = {
             "signature": "next_token",
-            "window": f"the last {seq_len} tokens of [BOS] + prompt + generated tokens (a sliding window)",
+            "window": f"[BOS] + prompt + generated tokens, at most the last {seq_len}; when a token would make it "
+            f"{seq_len + 1}, the window restarts on the newest context_keep tokens and grows again "
+            "(models/decoding.py ContextWindow)",
+            "context_keep": keep,
             "position": "index of the last real token in the window; the logits there predict the next token",
+            "never_sampled": NEVER_SAMPLED,
             "stop_token_id": st.EOS,
         }
+        if "decode" in signatures:
+            metadata["generation"]["kv_cache"] = (
+                "prefill(token_ids = the window padded, length = its real tokens) when the window starts or "
+                "restarts, then decode(token_id, position = its index in the window, cache) for each new token, "
+                "passing each call's cache output to the next: same logits as next_token, one token's work"
+            )
     return metadata
 
 

@@ -6,9 +6,13 @@ neither TensorFlow nor Keras, and does what an app does, the same for both model
 
   classify:  [BOS] + token ids of the text, cut to seq_len, padded with [PAD]
              -> signature "classify" -> logits [1, classes] -> softmax -> labels.txt order
-  generate:  [BOS] + token ids of the prompt; then repeatedly: the last seq_len tokens, padded
-             -> signature "next_token" at the last real position -> logits [1, vocab]
-             -> greedy / temperature / top-k choice -> append; stop at [EOS] or after max tokens
+  generate:  [BOS] + token ids of the prompt; then repeatedly: the context window (models/decoding.py:
+             at most seq_len tokens; when full, it restarts on its newest `context_keep`)
+             -> with a key/value cache (signatures "prefill" and "decode"): "prefill" the window when it
+                starts or moves, else "decode" the one new token at its position, passing the cache along;
+                without: signature "next_token" on the padded window at the last real position
+             -> logits [1, vocab] -> never [PAD]/[UNK]/[BOS]/[MASK] -> greedy / temperature / top-k / top-p
+             choice -> append; stop at [EOS] or after max tokens
   tag:       [BOS] w1 sep w2 ... (each word encoded alone; sep = what a space encodes to), padded
              -> signature "tag" -> logits [1, seq_len, tags] read at each word's first piece
              -> Viterbi with I-x only after B-x / I-x -> one tag per word; long texts window by window
@@ -28,7 +32,7 @@ import json
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +44,8 @@ from data.tokenizers.char import CharTokenizer
 from data.tokenizers.ngrams import NgramTokenizer
 from data.tokenizers.word_features import WordFeatureTokenizer
 from data.tokenizers.wordpiece_py import WordPieceEncoder
-from models.export.runtimes import open_model
+from models.decoding import NEVER_SAMPLED, ContextWindow, choose_token, default_keep
+from models.export.runtimes import Runtime, open_model
 
 
 def load_tokenizer(folder: Path, kind: str) -> Any:
@@ -61,15 +66,47 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
-def choose_token(logits: np.ndarray, temperature: float, top_k: int, rng: np.random.Generator) -> int:
-    """Greedy when temperature <= 0; else sample from softmax(logits / temperature), optionally top-k only."""
-    if temperature <= 0:
-        return int(np.argmax(logits))
-    logits = logits.astype(np.float64) / temperature
-    if 0 < top_k < len(logits):
-        kth_largest = np.sort(logits)[-top_k]
-        logits = np.where(logits < kth_largest, -np.inf, logits)
-    return int(rng.choice(len(logits), p=softmax(logits)))
+def next_logits(
+    model: Runtime, seq_len: int, keep: int, pad: int, kv_cache: bool
+) -> Callable[[Sequence[int]], np.ndarray]:
+    """tokens -> float32 logits [vocab] for the token after them, for one generation (a token list that grows).
+
+    With ``kv_cache`` the model keeps keys/values: "prefill" when the context window starts or moves, then one
+    "decode" per token, so a token costs the same at any length; without, "next_token" on the whole window.
+    """
+    window = ContextWindow(seq_len, keep)
+
+    def padded(ids: list[int]) -> np.ndarray:
+        row = np.full((1, seq_len), pad, dtype=np.int32)
+        row[0, : len(ids)] = ids
+        return row
+
+    if not kv_cache:
+        step = model.signature("next_token")
+
+        def whole_window(tokens: Sequence[int]) -> np.ndarray:
+            context = window.context(tokens)
+            position = np.array([len(context) - 1], dtype=np.int32)  # the logits there predict the next token
+            return step(token_ids=padded(context), position=position)["logits"][0]
+
+        return whole_window
+    prefill, decode = model.signature("prefill"), model.signature("decode")
+    held: dict[str, Any] = {"context": [], "cache": None}  # the context whose keys/values "cache" holds
+
+    def cached(tokens: Sequence[int]) -> np.ndarray:
+        context = window.context(tokens)
+        if held["cache"] is not None and context[:-1] == held["context"]:
+            out = decode(
+                token_id=np.array([context[-1:]], dtype=np.int32),
+                position=np.array([len(context) - 1], dtype=np.int32),
+                cache=held["cache"],
+            )
+        else:
+            out = prefill(token_ids=padded(context), length=np.array([len(context)], dtype=np.int32))
+        held["context"], held["cache"] = context, out["cache"]
+        return out["logits"][0]
+
+    return cached
 
 
 class Bundle:
@@ -141,17 +178,24 @@ class Bundle:
         temperature: float = 0.8,
         top_k: int = 0,
         seed: int | None = None,
+        top_p: float = 1.0,
+        kv_cache: bool | None = None,
     ) -> Iterator[str]:
-        """Yield the continuation of ``prompt`` piece by piece."""
-        step = self.model.signature("next_token")
+        """Yield the continuation of ``prompt`` piece by piece; over the key/value cache when the bundle has one
+        (``kv_cache`` None) or as asked (False: next_token on the whole window, the same tokens)."""
+        generation = self.meta.get("generation", {})
+        keep = int(generation.get("context_keep", default_keep(self.seq_len)))
+        never = generation.get("never_sampled", NEVER_SAMPLED)
+        if kv_cache is None:
+            kv_cache = {"prefill", "decode"} <= set(self.meta["signatures"])
+        logits_after = next_logits(self.model, self.seq_len, keep, self.pad, kv_cache)
         rng = np.random.default_rng(seed)
         tokens = [self.bos] + self.tokenizer.encode(prompt)
         start, shown = len(tokens), ""
         for _ in range(max_tokens):
-            context = tokens[-self.seq_len :]  # sliding window: the most recent seq_len tokens
-            position = np.array([len(context) - 1], dtype=np.int32)  # the logits there predict the next token
-            logits = step(token_ids=self.window(context), position=position)["logits"][0]
-            token = choose_token(logits, temperature, top_k, rng)
+            logits = np.array(logits_after(tokens), dtype=np.float32)
+            logits[never] = -np.inf
+            token = choose_token(logits, temperature, top_k, rng, top_p)
             if token == self.eos:
                 break
             tokens.append(token)
@@ -171,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=50)
     parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
     parser.add_argument("--top-k", type=int, default=0, help="0 = all tokens")
+    parser.add_argument("--top-p", type=float, default=1.0, help="1.0 = all tokens")
     parser.add_argument("--seed", type=int, default=None)
     args = parser.parse_args(argv)
 
@@ -186,7 +231,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if bundle.interface == "generate" and args.prompt is not None:
         sys.stdout.write(args.prompt)
-        for piece in bundle.generate(args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed):
+        for piece in bundle.generate(
+            args.prompt, args.max_tokens, args.temperature, args.top_k, args.seed, args.top_p
+        ):
             sys.stdout.write(piece)
             sys.stdout.flush()
         sys.stdout.write("\n")

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from models.export.graph import CLASSIFY, NEXT_TOKEN, SCORE, TAG
+from models.export.graph import CLASSIFY, DECODE, NEXT_TOKEN, PREFILL, SCORE, TAG
 from models.export.heldout import HeldOut
 from models.export.runtimes import Runtime
 from models.tasks.spec import CLASSIFY as CLASSIFY_INTERFACE
@@ -113,6 +113,8 @@ def _verify_causal_lm(model: Any, runtime: Runtime, examples: HeldOut) -> dict[s
             name: round(total * 1000 / count, 3) for name, total in timings.items()
         },
     }
+    if {PREFILL, DECODE} <= set(runtime.signature_io()):
+        report.update(_verify_kv_cache(model, runtime, examples.ids))
     if examples.targets is not None:
         keras_ppl = float(np.exp(nll["keras"] / positions))
         exported_ppl = float(np.exp(nll["exported"] / positions))
@@ -124,6 +126,47 @@ def _verify_causal_lm(model: Any, runtime: Runtime, examples: HeldOut) -> dict[s
             }
         )
     return report
+
+
+def _verify_kv_cache(model: Any, runtime: Runtime, ids: np.ndarray, prompts: int = 3) -> dict[str, Any]:
+    """Greedy generation of 2 x seq_len tokens from held-out prompts: the runner's prefill + decode against Keras
+    on the whole window per token, both reading models.decoding.ContextWindow's context (so past the window too).
+
+    Each step feeds both the same tokens (Keras' choices), so one disagreement cannot cascade: the share of
+    steps whose greedy token agrees, and the largest logit difference.
+    """
+    from data.special_tokens import PAD
+    from models.decoding import NEVER_SAMPLED, ContextWindow, default_keep
+    from models.export.run_bundle import next_logits
+
+    seq_len = ids.shape[1]
+    keep = default_keep(seq_len)
+    window = np.zeros((1, seq_len), dtype=np.int32)
+    agree = steps = 0
+    max_diff, seconds = 0.0, 0.0
+    for row in ids[:prompts]:
+        tokens = row[: max(1, seq_len // 8)].tolist()
+        context_window = ContextWindow(seq_len, keep)
+        exported_logits = next_logits(runtime, seq_len, keep, PAD, kv_cache=True)
+        for _ in range(2 * seq_len):
+            context = context_window.context(tokens)
+            window[:] = 0
+            window[0, : len(context)] = context
+            reference = _keras_logits(model, window)[0, len(context) - 1]
+            tick = time.perf_counter()
+            exported = np.asarray(exported_logits(tokens), dtype=np.float32)
+            seconds += time.perf_counter() - tick
+            max_diff = max(max_diff, float(np.abs(reference - exported).max()))
+            reference[NEVER_SAMPLED] = exported[NEVER_SAMPLED] = -np.inf
+            agree += int(reference.argmax() == exported.argmax())
+            steps += 1
+            tokens.append(int(reference.argmax()))
+    return {
+        "kv_cache_greedy_agreement": agree / max(1, steps),
+        "kv_cache_steps": steps,
+        "kv_cache_max_abs_logit_diff": max_diff,
+        f"{runtime.name}_kv_cache_ms_per_token": round(seconds * 1000 / max(1, steps), 3),
+    }
 
 
 def _nll(logits: np.ndarray, targets: np.ndarray) -> float:

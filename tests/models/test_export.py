@@ -87,8 +87,14 @@ def test_litert_agrees_with_keras_at_every_quantization(exported):
                 v,
             )
             assert v["top1_agreement"] >= 0.95, (quantization, v)
+        kv_cache = run.config().model.kind == "transformer" and task == "causal_lm"
+        assert ("kv_cache_greedy_agreement" in v) == kv_cache, v  # a Transformer LM's prefill + decode
+        if kv_cache:  # 2 x seq_len greedy steps per prompt: the window restarts on its newest tokens too
+            assert v["kv_cache_steps"] == 3 * 2 * run.config().model.seq_len, v
+            assert v["kv_cache_greedy_agreement"] >= (1.0 if quantization == "float32" else 0.95), v
         if quantization == "float32":
             assert v["max_abs_logit_diff"] < 1e-3, v
+            assert v.get("kv_cache_max_abs_logit_diff", 0) < 1e-3, v
     # Quantization really shrinks the weights.
     assert reports["float16"].tflite_bytes < reports["float32"].tflite_bytes
     assert reports["int8"].tflite_bytes < reports["float32"].tflite_bytes
@@ -133,17 +139,30 @@ def test_bundle_folder_zip_metadata_and_report(exported):
             }
         else:
             position = {"name": "position", "shape": [1], "dtype": "int32"}
-            assert meta["signatures"] == {
-                "next_token": {
-                    "inputs": [position, token_ids],
-                    "outputs": [{"name": "logits", "shape": [1, vocab], "dtype": "float32"}],
-                },
+            next_logits = {"name": "logits", "shape": [1, vocab], "dtype": "float32"}
+            signatures = {
+                "next_token": {"inputs": [position, token_ids], "outputs": [next_logits]},
                 "score": {
                     "inputs": [token_ids],
                     "outputs": [{"name": "logits", "shape": [1, seq_len, vocab], "dtype": "float32"}],
                 },
             }
-            assert meta["generation"]["stop_token_id"] == 3
+            m = config.model
+            if m.kind == "transformer":  # the key/value cache: [1, layers, 2, seq_len, heads, head_dim]
+                cache_shape = [1, m.num_layers, 2, seq_len, m.num_heads, m.hidden_dim // m.num_heads]
+                cache = {"name": "cache", "shape": cache_shape, "dtype": "float32"}
+                length = {"name": "length", "shape": [1], "dtype": "int32"}
+                token_id = {"name": "token_id", "shape": [1, 1], "dtype": "int32"}
+                signatures["prefill"] = {"inputs": [length, token_ids], "outputs": [cache, next_logits]}
+                signatures["decode"] = {
+                    "inputs": [cache, position, token_id],
+                    "outputs": [cache, next_logits],
+                }
+            assert meta["signatures"] == signatures
+            generation = meta["generation"]
+            assert generation["stop_token_id"] == 3 and generation["never_sampled"] == [0, 1, 2, 4]
+            assert generation["context_keep"] == seq_len - seq_len // 4
+            assert ("kv_cache" in generation) == (m.kind == "transformer")
         saved_report = json.loads((folder / "report.json").read_text())
         assert saved_report == {k: v for k, v in report.to_dict().items() if k != "zip_bytes"}
 
@@ -166,10 +185,15 @@ def test_runner_matches_keras_inference(exported):
         assert set(from_dir.classify(" ".join(TEXTS * 20))) == set(run.labels())
     else:
         prompt = "The movie "
-        keras_text = generate(loaded, prompt, max_new_tokens=24, temperature=0)
-        lite_text = "".join(from_dir.generate(prompt, max_tokens=24, temperature=0))
+        new_tokens = 3 * loaded.seq_len  # past the window: it restarts on its newest tokens, twice or more
+        keras_text = generate(loaded, prompt, max_new_tokens=new_tokens, temperature=0)
+        lite_text = "".join(from_dir.generate(prompt, max_tokens=new_tokens, temperature=0))
         assert lite_text == keras_text and lite_text
-        # Past the window the runner slides it; sampling is seeded, so it repeats.
+        # Seeded sampling from the same logits: the same text as Keras (models.decoding on both sides).
+        sampled = "".join(from_dir.generate(prompt, max_tokens=new_tokens, temperature=1.0, top_k=5, seed=3))
+        assert sampled == generate(
+            loaded, prompt, max_new_tokens=new_tokens, temperature=1.0, top_k=5, seed=3
+        )
         long = [Bundle(run.exports_dir / "int8").generate(prompt, 80, 1.0, 5, seed=3) for _ in range(2)]
         first, second = ("".join(pieces) for pieces in long)
         assert first == second and len(first) > 0
