@@ -14,9 +14,10 @@ CLASSIFY = "classify"  # token_ids [1, L] -> logits [1, num_classes]
 NEXT_TOKEN = "next_token"  # token_ids [1, L], position [1] -> logits [1, vocab]: the generation step
 SCORE = "score"  # token_ids [1, L] -> logits [1, L, vocab]: every position (perplexity, scoring)
 TAG = "tag"  # token_ids [1, L] -> logits [1, L, num_tags]: read at each word's first sub-token
-# A Transformer LM's key/value cache [1, layers, 2, L, heads, head_dim] (models.engine.cached_decoding):
-PREFILL = "prefill"  # token_ids [1, L], length [1] -> logits [1, vocab] after the first length ids, cache
-DECODE = "decode"  # token_id [1, 1], position [1], cache -> logits [1, vocab] after that token, cache
+# A Transformer LM's key/value cache, per layer keys_i [1, heads, head_dim, L] and values_i [1, heads, L, head_dim]
+# (models.export.kv_decode):
+PREFILL = "prefill"  # token_ids [1, L], length [1] -> logits [1, vocab] after the first length ids, the cache
+DECODE = "decode"  # token_id [1, 1], position [1], the cache -> logits [1, vocab] after that token, the cache
 
 
 @dataclass(frozen=True)
@@ -90,28 +91,27 @@ def endpoints(model: Any, interface: str | None, seq_len: int) -> dict[str, Endp
 
 
 def kv_cache_endpoints(model: Any, seq_len: int) -> dict[str, Endpoint]:
-    """prefill and decode over a key/value cache for a Transformer LM (none for another model), so a phone pays
-    one token's work per generated token instead of a whole window's: the Keras cached path's bodies, traced."""
+    """prefill and decode over per-layer keys/values for a Transformer LM (none for another model), so a phone
+    pays one token's work per generated token instead of a whole window's (models.export.kv_decode)."""
     import tensorflow as tf
 
     from models.engine.cached_decoding import TransformerCache, cached_lm
+    from models.export import kv_decode
 
     lm = cached_lm(model, seq_len)
     if not isinstance(lm, TransformerCache):
         return {}
-    cache = tf.TensorSpec(lm.state_shape, lm.state_dtype, name="cache")
+    _, layers, _, _, heads, head_dim = lm.state_shape
+    shapes = {"keys": [1, heads, head_dim, seq_len], "values": [1, heads, seq_len, head_dim]}
+    names = kv_decode.cache_names(layers)
+    caches = [tf.TensorSpec(shapes[name.split("_")[0]], lm.state_dtype, name=name) for name in names]
 
-    def prefill(ids: Any, length: Any) -> dict[str, Any]:
-        logits, keys_values = lm.prefill_graph(ids, length[0])
-        return {"logits": logits, "cache": keys_values}
-
-    def decode(token: Any, position: Any, keys_values: Any) -> dict[str, Any]:
-        logits, keys_values = lm.step_graph(token, position[0], keys_values)
-        return {"logits": logits, "cache": keys_values}
+    def decode(token: Any, position: Any, *cache: Any) -> dict[str, Any]:
+        return kv_decode.decode(lm, token, position[0], dict(zip(names, cache, strict=True)))
 
     return {
         PREFILL: Endpoint(
-            prefill,
+            lambda ids, length: kv_decode.prefill(lm, ids, length[0]),
             [
                 tf.TensorSpec([1, seq_len], tf.int32, name="token_ids"),
                 tf.TensorSpec([1], tf.int32, name="length"),
@@ -122,7 +122,7 @@ def kv_cache_endpoints(model: Any, seq_len: int) -> dict[str, Endpoint]:
             [
                 tf.TensorSpec([1, 1], tf.int32, name="token_id"),
                 tf.TensorSpec([1], tf.int32, name="position"),
-                cache,
+                *caches,
             ],
         ),
     }

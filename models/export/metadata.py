@@ -111,8 +111,9 @@ def build_metadata(
         if "decode" in signatures:
             metadata["generation"]["kv_cache"] = (
                 "prefill(token_ids = the window padded, length = its real tokens) when the window starts or "
-                "restarts, then decode(token_id, position = its index in the window, cache) for each new token, "
-                "passing each call's cache output to the next: same logits as next_token, one token's work"
+                "restarts, then decode(token_id, position = its index in the window, keys_0, values_0, ...) for "
+                "each new token, passing each call's outputs other than logits (the per-layer keys and values) "
+                "to the next under the same names: same logits as next_token, one token's work"
             )
     return metadata
 

@@ -9,7 +9,8 @@ neither TensorFlow nor Keras, and does what an app does, the same for both model
   generate:  [BOS] + token ids of the prompt; then repeatedly: the context window (models/decoding.py:
              at most seq_len tokens; when full, it restarts on its newest `context_keep`)
              -> with a key/value cache (signatures "prefill" and "decode"): "prefill" the window when it
-                starts or moves, else "decode" the one new token at its position, passing the cache along;
+                starts or moves, else "decode" the one new token at its position, passing every output
+                but the logits (keys_0, values_0, ...: the cache) back in under its own name;
                 without: signature "next_token" on the padded window at the last real position
              -> logits [1, vocab] -> never [PAD]/[UNK]/[BOS]/[MASK] -> greedy / temperature / top-k / top-p
              choice -> append; stop at [EOS] or after max tokens
@@ -99,11 +100,12 @@ def next_logits(
             out = decode(
                 token_id=np.array([context[-1:]], dtype=np.int32),
                 position=np.array([len(context) - 1], dtype=np.int32),
-                cache=held["cache"],
+                **held["cache"],
             )
         else:
             out = prefill(token_ids=padded(context), length=np.array([len(context)], dtype=np.int32))
-        held["context"], held["cache"] = context, out["cache"]
+        # Every output but the logits is cache (keys_0, values_0, ...): each goes back in under its name.
+        held["context"], held["cache"] = context, {k: v for k, v in out.items() if k != "logits"}
         return out["logits"][0]
 
     return cached

@@ -148,15 +148,32 @@ def test_bundle_folder_zip_metadata_and_report(exported):
                 },
             }
             m = config.model
-            if m.kind == "transformer":  # the key/value cache: [1, layers, 2, seq_len, heads, head_dim]
-                cache_shape = [1, m.num_layers, 2, seq_len, m.num_heads, m.hidden_dim // m.num_heads]
-                cache = {"name": "cache", "shape": cache_shape, "dtype": "float32"}
+            if m.kind == "transformer":  # the key/value cache, per layer: keys transposed, values
+                head_dim = m.hidden_dim // m.num_heads
+                cache = []
+                for i in range(m.num_layers):
+                    cache.append(
+                        {
+                            "name": f"keys_{i}",
+                            "shape": [1, m.num_heads, head_dim, seq_len],
+                            "dtype": "float32",
+                        }
+                    )
+                    cache.append(
+                        {
+                            "name": f"values_{i}",
+                            "shape": [1, m.num_heads, seq_len, head_dim],
+                            "dtype": "float32",
+                        }
+                    )
                 length = {"name": "length", "shape": [1], "dtype": "int32"}
                 token_id = {"name": "token_id", "shape": [1, 1], "dtype": "int32"}
-                signatures["prefill"] = {"inputs": [length, token_ids], "outputs": [cache, next_logits]}
+                by_name = {"key": lambda spec: spec["name"]}  # metadata lists a signature's tensors by name
+                outputs = sorted([*cache, next_logits], **by_name)
+                signatures["prefill"] = {"inputs": [length, token_ids], "outputs": outputs}
                 signatures["decode"] = {
-                    "inputs": [cache, position, token_id],
-                    "outputs": [cache, next_logits],
+                    "inputs": sorted([*cache, position, token_id], **by_name),
+                    "outputs": outputs,
                 }
             assert meta["signatures"] == signatures
             generation = meta["generation"]
