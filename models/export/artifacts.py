@@ -28,7 +28,7 @@ class Artifact:
     agreement: float | None  # top-1 agreement of the exported model with the run's Keras model
     agrees_with_teacher: float | None  # a student's Keras model vs its teacher's, on the test texts
     sparsity: float | None  # a pruned run's share of zeros in its pruned weights
-    ms_per_call: float | None  # one example, on the runtime (LiteRT or onnxruntime)
+    ms_per_call: float | None  # one example (a language model: one generated token), on the runtime
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,8 +81,10 @@ def _artifact(run: RunDir, relation: str, report: dict[str, Any]) -> Artifact:
     checks = report.get("verification") or {}
     runtime = "onnxruntime" if report.get("format") == "onnx" else "litert"
     latency = checks.get(f"{runtime}_ms_per_call")
-    if isinstance(latency, dict):  # per signature: the one a single prediction calls
-        latency = next(iter(latency.values()), None)
+    if isinstance(latency, dict):  # per signature: the one a single prediction (a generated token) calls
+        latency = latency.get("next_token", next(iter(latency.values()), None))
+    # A language model with a key/value cache generates through it: its time per token is the one an app sees.
+    latency = checks.get(f"{runtime}_kv_cache_ms_per_token", latency)
     zip_path = report.get("zip_path")
     pruning = evaluation.get("pruning") or {}
     teacher = evaluation.get("teacher") or {}

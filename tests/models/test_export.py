@@ -18,6 +18,7 @@ import pytest
 from data.errors import DataError
 from models.config import RunConfig
 from models.export import QUANTIZATIONS, export_run, export_runs
+from models.export.artifacts import artifacts
 from models.export.run_bundle import Bundle
 from models.run_dir import RunDir
 from tests.conftest import make_corpus, make_sentiment_csv, run_bundle_without_frameworks
@@ -95,6 +96,12 @@ def test_litert_agrees_with_keras_at_every_quantization(exported):
         if quantization == "float32":
             assert v["max_abs_logit_diff"] < 1e-3, v
             assert v.get("kv_cache_max_abs_logit_diff", 0) < 1e-3, v
+    if task == "causal_lm":  # the Export tab's table: a language model's time per generated token
+        own = {a.quantization: a for a in artifacts(run) if a.run_id == run.id}
+        for quantization, report in reports.items():
+            v = report.verification
+            per_token = v.get("litert_kv_cache_ms_per_token", v["litert_ms_per_call"]["next_token"])
+            assert own[quantization].ms_per_call == per_token
     # Quantization really shrinks the weights.
     assert reports["float16"].tflite_bytes < reports["float32"].tflite_bytes
     assert reports["int8"].tflite_bytes < reports["float32"].tflite_bytes
