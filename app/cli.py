@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument(
         "--kv-cache",
         action="store_true",
-        help="reuse keys/values between tokens (same text; pays for its ~1 s of compiling only in long outputs)",
+        help="reuse keys/values between tokens (same text; its 2-3 s of compiling pays off only past ~1,000 tokens)",
     )
 
     classify = sub.add_parser("classify", help="label probabilities for one or more texts")
@@ -391,7 +391,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
-        # One generation per process: compiling the cached step (about 1.2 s with XLA, measured) costs more
+        # One generation per process: compiling the cached path (2.5 s, BENCHMARKS.md "Generation") costs more
         # than it saves at the default 200 tokens, so the CLI asks for it; the Playground keeps its compiled
         # step across generations and always uses it.
         use_cache=args.kv_cache,
