@@ -67,20 +67,23 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z / z.sum()
 
 
+def padded_window(ids: Sequence[int], seq_len: int, pad: int) -> np.ndarray:
+    """[1, seq_len] int32: ``ids`` (at most seq_len of them) followed by ``pad``."""
+    row = np.full((1, seq_len), pad, dtype=np.int32)
+    row[0, : len(ids)] = ids
+    return row
+
+
 def next_logits(
     model: Runtime, seq_len: int, keep: int, pad: int, kv_cache: bool
 ) -> Callable[[Sequence[int]], np.ndarray]:
     """tokens -> float32 logits [vocab] for the token after them, for one generation (a token list that grows).
 
     With ``kv_cache`` the model keeps keys/values: "prefill" when the context window starts or moves, then one
-    "decode" per token, so a token costs the same at any length; without, "next_token" on the whole window.
+    "decode" per token, whose cost grows only with the attention over the cache; without, "next_token" on the
+    whole window.
     """
     window = ContextWindow(seq_len, keep)
-
-    def padded(ids: list[int]) -> np.ndarray:
-        row = np.full((1, seq_len), pad, dtype=np.int32)
-        row[0, : len(ids)] = ids
-        return row
 
     if not kv_cache:
         step = model.signature("next_token")
@@ -88,7 +91,7 @@ def next_logits(
         def whole_window(tokens: Sequence[int]) -> np.ndarray:
             context = window.context(tokens)
             position = np.array([len(context) - 1], dtype=np.int32)  # the logits there predict the next token
-            return step(token_ids=padded(context), position=position)["logits"][0]
+            return step(token_ids=padded_window(context, seq_len, pad), position=position)["logits"][0]
 
         return whole_window
     prefill, decode = model.signature("prefill"), model.signature("decode")
@@ -103,7 +106,10 @@ def next_logits(
                 **held["cache"],
             )
         else:
-            out = prefill(token_ids=padded(context), length=np.array([len(context)], dtype=np.int32))
+            out = prefill(
+                token_ids=padded_window(context, seq_len, pad),
+                length=np.array([len(context)], dtype=np.int32),
+            )
         # Every output but the logits is cache (keys_0, values_0, ...): each goes back in under its name.
         held["context"], held["cache"] = context, {k: v for k, v in out.items() if k != "logits"}
         return out["logits"][0]
@@ -143,9 +149,7 @@ class Bundle:
 
     def window(self, ids: list[int]) -> np.ndarray:
         """[1, seq_len] int32: ``ids`` (at most seq_len of them) followed by [PAD]."""
-        row = np.full((1, self.seq_len), self.pad, dtype=np.int32)
-        row[0, : len(ids)] = ids
-        return row
+        return padded_window(ids, self.seq_len, self.pad)
 
     def classify(self, text: str) -> dict[str, float]:
         """Label -> probability, most likely first."""
