@@ -1,12 +1,16 @@
 """Teacher vs distilled student vs the same student trained directly, on the same split, as a user runs them.
 
 Per labelled set: the teacher is what `python -m app train --data FILE` gives (the default recipe); the student
-is `distill --from TEACHER --model KIND --size SIZE` (its other settings from the recipe); the direct arm is
-`train --data FILE --model KIND --size SIZE`, the same architecture and settings without a teacher. Every run is
+is `distill --from TEACHER` (the engine's default student; `--kind`/`--size` name another), its other settings
+from the recipe; the direct arm is `train --data FILE --model KIND --size SIZE` with the student's kind and size,
+the same architecture and settings without a teacher. Every run is
 exported at float32 and int8 (`export RUN --quantization all`) and read back by LiteRT: model.tflite size,
 agreement with Keras, and milliseconds per single-example call. Whole commands are timed.
 
-    .venv/bin/python -m bench.distillation --json bench/results/distillation.json
+    .venv/bin/python -m bench.distillation --seeds 1337 7 --json bench/results/distillation.json
+
+With several ``--seeds`` the student and direct arms run once per seed (their initialisation, order and perturbed
+copies change; the split and the teacher do not), and the first seed's runs are the ones exported.
 """
 
 from __future__ import annotations
@@ -50,9 +54,12 @@ def cli(workspace: Path, *argv: str) -> tuple[Path | None, float]:
 def scored(run: Path, wall: float) -> dict[str, Any]:
     """A finished run's test scores, size and LiteRT figures per quantization (after its export)."""
     report = json.loads((run / "eval.json").read_text())
+    model = json.loads((run / "config.json").read_text())["model"]
     arm: dict[str, Any] = {
         "run": run.name,
-        "kind": json.loads((run / "config.json").read_text())["model"]["kind"],
+        "kind": model["kind"],
+        "preset": model["preset"] if model["kind"] not in ("linear", "crf") else None,
+        "params": report.get("params"),
         "macro_f1": report["macro_f1"],
         "accuracy": report["accuracy"],
         "train_wall_s": round(wall, 1),
@@ -72,21 +79,45 @@ def scored(run: Path, wall: float) -> dict[str, Any]:
 
 
 def run_set(name: str, path: Path, workspace: Path, args: argparse.Namespace) -> dict[str, Any]:
-    student = ["--model", args.kind, "--size", args.size, "--quiet"]
-    teacher, teacher_s = cli(workspace, "train", "--data", str(path), "--quiet")
-    direct, direct_s = cli(workspace, "train", "--data", str(path), *student)
+    """The teacher once; the student and the direct arm at each seed (the first seed's runs exported)."""
+    chosen = [*(["--model", args.kind] if args.kind else []), *(["--size", args.size] if args.size else [])]
     augment = [] if args.augment is None else ["--augment", str(args.augment)]
-    distilled, distilled_s = cli(workspace, "distill", "--from", teacher.name, *augment, *student)
-    arms = {
-        "teacher": (teacher, teacher_s),
-        "direct": (direct, direct_s),
-        "distilled": (distilled, distilled_s),
-    }
+    teacher, teacher_s = cli(workspace, "train", "--data", str(path), "--quiet")
+    arms: dict[str, tuple[Path, float]] = {"teacher": (teacher, teacher_s)}
+    seeds: dict[str, dict[str, float]] = {}
+    for seed in args.seeds:
+        seeded = ["--seed", str(seed), "--quiet"]
+        distilled, distilled_s = cli(workspace, "distill", "--from", teacher.name, *augment, *chosen, *seeded)
+        # The direct arm: the architecture the student got (the engine's choice unless --kind/--size name one).
+        model = json.loads((distilled / "config.json").read_text())["model"]
+        student = ["--model", model["kind"], "--size", model["preset"]]
+        direct, direct_s = cli(workspace, "train", "--data", str(path), *student, *seeded)
+        arms.setdefault("direct", (direct, direct_s))
+        arms.setdefault("distilled", (distilled, distilled_s))
+        seeds[str(seed)] = {arm: macro_f1(run) for arm, run in (("direct", direct), ("distilled", distilled))}
+        print(name, seed, seeds[str(seed)], flush=True)
     for run, _ in arms.values():
         cli(workspace, "export", run.name, "--quantization", "all")
-    out = {arm: scored(run, wall) for arm, (run, wall) in arms.items()}
+    out: dict[str, Any] = {arm: scored(run, wall) for arm, (run, wall) in arms.items()}
+    out["seeds"] = seeds
     print(json.dumps({name: out}, indent=1), flush=True)
     return out
+
+
+def macro_f1(run: Path) -> float:
+    return float(json.loads((run / "eval.json").read_text())["macro_f1"])
+
+
+def seed_table(results: dict[str, dict[str, Any]]) -> str:
+    """Per set and seed: the direct arm's and the student's test macro-F1, and their means."""
+    rows = []
+    for name, arms in results.items():
+        seeds = arms["seeds"]
+        for seed, f1 in seeds.items():
+            rows.append([name, seed, round(f1["direct"], 4), round(f1["distilled"], 4)])
+        means = [sum(f1[arm] for f1 in seeds.values()) / len(seeds) for arm in ("direct", "distilled")]
+        rows.append([name, "mean", *(round(m, 4) for m in means)])
+    return table(["data", "seed", "direct test macro-F1", "distilled test macro-F1"], rows)
 
 
 def markdown(results: dict[str, dict[str, Any]]) -> str:
@@ -100,12 +131,13 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
             rows.append(
                 [
                     name,
-                    f"{arm} ({a['kind']})",
+                    f"{arm} ({a['kind']}{' ' + a['preset'] if a.get('preset') else ''})",
                     round(a["macro_f1"], 4),
                     f"{a['macro_f1'] / teacher_f1:.1%}",
                     f"{f32['tflite_bytes'] / 1024:.0f}",
                     f"{i8['tflite_bytes'] / 1024:.0f}",
                     f"{f32['tflite_bytes'] / teacher_bytes:.3f}",
+                    a["params"],
                     f32["ms_per_call"],
                     i8["ms_per_call"],
                     i8["agreement"],
@@ -120,6 +152,7 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
         "float32 KiB",
         "int8 KiB",
         "size / teacher's (float32)",
+        "parameters",
         "LiteRT ms float32",
         "LiteRT ms int8",
         "int8 agreement with Keras",
@@ -131,11 +164,15 @@ def markdown(results: dict[str, dict[str, Any]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", nargs="*", default=["sms_spam", "fortunes"])
-    parser.add_argument("--kind", default="bag", help="the student's model kind (and the direct arm's)")
-    parser.add_argument("--size", default="tiny", help="the student's size preset")
+    parser.add_argument("--kind", help="the student's model kind (default: the engine's choice)")
+    parser.add_argument("--size", help="the student's size preset (default: the engine's choice)")
     parser.add_argument("--augment", type=int, help="distill --augment N (default: the engine's choice)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1337], help="the student arms' --seed each")
     parser.add_argument("--workspace", default="/tmp/textlab-bench-distill")
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument(
+        "--section", default="distillation", help="BENCHMARKS.md section (another name keeps an earlier one)"
+    )
     args = parser.parse_args()
     workspace = Path(args.workspace)
     results = {}
@@ -144,14 +181,15 @@ def main() -> None:
         if not path.exists():
             raise SystemExit(f"{path} is missing: this benchmark reads ../shared/data")
         results[name] = run_set(name, path, workspace / name, args)
-    settings = {"kind": args.kind, "size": args.size, "augment": args.augment}
+    settings = {"kind": args.kind, "size": args.size, "augment": args.augment, "seeds": args.seeds}
     if args.json:
         Path(args.json).write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
     write(
-        "distillation",
-        "Distillation: teacher vs distilled student vs the same student trained directly",
+        args.section,
+        "Distillation: teacher vs distilled student vs the same student trained directly"
+        + ("" if args.section == "distillation" else f" ({', '.join(args.only)})"),
         {"settings": settings, "results": results},
-        markdown(results),
+        markdown(results) + "\n\n" + seed_table(results),
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal, get_args
 from data.config import DataConfig, TokenizerConfig
 from data.fileio import atomic_write_text
 
-ModelKind = Literal["transformer", "lstm", "bag", "linear", "crf"]
+ModelKind = Literal["transformer", "lstm", "bag", "hashed", "linear", "crf"]
 Backend = Literal["tensorflow", "jax", "torch"]
 Precision = Literal["auto", "float32", "mixed_float16", "mixed_bfloat16"]
 Distribution = Literal["none", "data_parallel"]
@@ -47,7 +47,7 @@ class ModelConfig:
     tie_embeddings: bool = True  # transformer LM: output projection shares the token embedding
     bidirectional: bool = False  # LSTM classifiers and taggers only
     causal: bool | None = None  # backbone attention; None: what the task needs (TaskSpec.causal)
-    ngram_buckets: int = 20_000  # bag only: rows of the hashed bigram embedding
+    ngram_buckets: int = 20_000  # bag: rows of the hashed bigram embedding; hashed: rows of its only table
     tokens_per_word: int = 1  # crf only: ids per word (the word-feature tokenizer's slots); set from the data
     vocab_size: int = 0
     num_classes: int = 0

@@ -13,7 +13,7 @@ from data.errors import DataError
 from models import tasks
 from models.architecture.presets import PRESET_NAMES
 from models.config import FITTED_KINDS, MODEL_KINDS
-from models.engine.distillation import STUDENT_MODEL
+from models.engine.distillation import AUTO_PRESET, STUDENT_MODEL
 from models.export.quantizations import ONNX, QUANTIZATIONS, TFLITE, bundle_name, quantizations
 from models.run_dir import ENDED_WELL_STATES, RunDir, list_runs
 
@@ -59,7 +59,11 @@ def build(workspace: str) -> dict[str, Any]:
     with gr.Accordion(t("Distil this classifier into a smaller student (a new run)"), open=False):
         with gr.Row():
             student_kind = gr.Radio(list(STUDENT_KINDS), value=STUDENT_MODEL["kind"], label=t("Model"))
-            student_size = gr.Radio(list(PRESET_NAMES), value=STUDENT_MODEL["preset"], label=t("Size"))
+            student_size = gr.Radio(
+                [(t("a tenth of the teacher"), AUTO_PRESET), *PRESET_NAMES],
+                value=STUDENT_MODEL["preset"],
+                label=t("Size"),
+            )
             distil = gr.Button(t("Distil"), elem_id="export-distil", scale=0)
         distilled = gr.Markdown(elem_id="export-distilled")
     gr.Markdown(t("Every export of this run and of its teacher, students, parent and pruned copies"))

@@ -7,6 +7,7 @@ import keras_hub
 
 from models.architecture.bag import bag_stack
 from models.architecture.crf import crf_stack
+from models.architecture.hashed import hashed_embedding
 from models.architecture.layers import PaddingMask, ZeroPadPositions
 from models.architecture.linear import linear_stack
 from models.architecture.lstm import lstm_stack
@@ -24,6 +25,9 @@ def build_backbone(cfg: ModelConfig, *, causal: bool, bidirectional: bool) -> ke
     """
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     padding_mask = PaddingMask(name="padding_mask")(token_ids)
+    if cfg.kind == "hashed":  # a small table of shared rows instead of one row per (n-gram) token
+        hidden = ZeroPadPositions(name="hidden_states")(hashed_embedding(token_ids, cfg), padding_mask)
+        return keras.Model(token_ids, hidden, name=BACKBONE_NAME)
     # ReversibleEmbedding for both kinds, so an LM head can tie to it (reverse=True).
     # reverse_dtype=float32 keeps tied logits in full precision under mixed precision.
     embedding = keras_hub.layers.ReversibleEmbedding(

@@ -13,6 +13,7 @@ from models import tasks
 from models.architecture.backbone import BACKBONE_NAME, build_backbone
 from models.architecture.bag import HashedBigramEmbedding
 from models.architecture.crf import WindowEmissions
+from models.architecture.hashed import HashedTokenEmbedding
 from models.architecture.heads import TextlabTask
 from models.architecture.linear import TfidfWeights
 from models.architecture.presets import resolve_model_config
@@ -70,6 +71,8 @@ def backbone_kind(backbone: keras.Model) -> str:
     """The model kind, read from the backbone's layers (a loaded backbone carries no config)."""
     if any(isinstance(layer, HashedBigramEmbedding) for layer in backbone.layers):
         return "bag"
+    if any(isinstance(layer, HashedTokenEmbedding) for layer in backbone.layers):
+        return "hashed"
     if any(isinstance(layer, TfidfWeights) for layer in backbone.layers):
         return "linear"
     if any(isinstance(layer, WindowEmissions) for layer in backbone.layers):
@@ -128,11 +131,16 @@ def _validate(cfg: ModelConfig, spec: tasks.TaskSpec) -> None:
                 f"model.intermediate_dim must be at least 1, got {cfg.intermediate_dim}.",
                 "Use e.g. 4 * hidden_dim.",
             )
-    elif cfg.kind == "linear":
+    elif cfg.kind in ("linear", "hashed"):
         if spec.head != HEAD_POOLED:
             fail(
-                f"the linear model gives one label per text; it cannot be trained as a {spec.name} model.",
+                f"the {cfg.kind} model gives one label per text; it cannot be trained as a {spec.name} model.",
                 "Use it for classifiers; use a Transformer, an LSTM or a bag for the other tasks.",
+            )
+        if cfg.kind == "hashed" and cfg.ngram_buckets < 2:
+            fail(
+                f"model.ngram_buckets ({cfg.ngram_buckets}) must be at least 2 for the hashed model's table.",
+                "Use a preset.",
             )
     elif cfg.kind == "crf":
         if spec.head != HEAD_PER_TOKEN:

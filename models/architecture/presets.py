@@ -26,6 +26,13 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
         "small": {"hidden_dim": 64, "ngram_buckets": 50_000},
         "base": {"hidden_dim": 128, "ngram_buckets": 200_000},
     },
+    # fastText's buckets over the n-gram tokenizer's ids: size set by the preset, not the vocabulary.
+    # tiny ~33k parameters (a tenth of a small linear model), small ~1M, base ~8M.
+    "hashed": {
+        "tiny": {"hidden_dim": 8, "ngram_buckets": 4_096},
+        "small": {"hidden_dim": 16, "ngram_buckets": 65_536},
+        "base": {"hidden_dim": 32, "ngram_buckets": 262_144},
+    },
     # One size: a weight per n-gram and class (hidden_dim is set to num_classes below).
     "linear": {"tiny": {}, "small": {}, "base": {}},
     # One size too: per word feature, a weight per tag and window offset (hidden_dim set below).

@@ -42,6 +42,8 @@ def estimate_memory(
     h = resolved.hidden_dim
     if resolved.kind in FITTED_KINDS:  # fitted in closed form: one weight per position, no backward pass
         per_layer = 1
+    elif resolved.kind == "hashed":
+        per_layer = h  # one table row per position
     elif resolved.kind == "bag":
         per_layer = 3 * h  # token and bigram embeddings, their sum (dropout mask)
     elif resolved.kind == "transformer":

@@ -30,6 +30,8 @@ SEQ_LEN_RANGE = (16, 256)
 LINEAR_MODEL = {"kind": "linear", "preset": "tiny"}  # one size: the preset changes nothing (and the
 # Train tab keeps the engine's smallest size if the user then picks another kind)
 NEURAL_MODEL = {"kind": "bag", "preset": "small"}
+# The hashed bag reads the linear kind's n-grams (BENCHMARKS.md, "Distillation ...").
+HASHED_MODEL = {"kind": "hashed", "preset": "small"}
 # The linear model reads every n-gram of a text it can: cut at the 99th percentile, up to 4096 positions.
 LINEAR_SEQ_LEN_RANGE = (16, 4096)
 LINEAR_PERCENTILE = 99
@@ -38,6 +40,7 @@ OPTIMISER = {"epochs": 30, "early_stopping_patience": 3}
 # Learning rate by model kind: the bag's from its benchmark; the others keep the engine's default, the one
 # their measured settings used (a user who picks the Transformer or the LSTM still gets the rest of the recipe).
 LEARNING_RATES = {"bag": 3e-3, "transformer": 1e-3, "lstm": 1e-3, "crf": 1e-3}  # crf: reaches the refusal
+LEARNING_RATES["hashed"] = 1e-2  # fastText-like: one table and a head, rows updated sparsely
 # The tagger's model: the CRF on word features (BENCHMARKS.md, "Named-entity tagging ..."), fitted once; a
 # user who picks a neural kind gets the best of the settings measured for it, and the engine's default rate
 # for the other kinds, as for classifiers.
@@ -45,7 +48,7 @@ CRF_MODEL = {"kind": "crf", "preset": "tiny"}  # one size, as the linear kind
 CRF_SEQ_LEN_RANGE = (16, 4096)
 TAGGER_MODEL = {"kind": "lstm", "preset": "small", "bidirectional": True}
 # "linear" too, so a tagger asked to be linear reaches the builder's clear refusal instead of a KeyError.
-TAGGER_LEARNING_RATES = {"lstm": 3e-3, "transformer": 1e-3, "bag": 3e-3, "linear": 3e-3}
+TAGGER_LEARNING_RATES = {"lstm": 3e-3, "transformer": 1e-3, "bag": 3e-3, "linear": 3e-3, "hashed": 3e-3}
 # Word features rarer than this become their slot's unknown, so training meets unknown words as the test
 # does; vocab_size is only a ceiling (a large corpus keeps its most frequent values).
 TAGGER_FEATURES = {"min_frequency": 2, "vocab_size": 50_000}
@@ -132,6 +135,15 @@ def classifier_recipe(
         _linear_recipe(recipe, texts, train_rows, tokenizer)
         _imbalance(recipe, labels or [])
         return recipe
+    if kind == HASHED_MODEL["kind"]:
+        _ngram_features(recipe, texts, tokenizer)
+        recipe.settings.update(HASHED_MODEL)
+        recipe.reasons.append(
+            "hashed n-gram bag, small: the linear kind's n-grams sharing the rows of a fixed table (fastText's "
+            "buckets), so its size does not grow with the vocabulary"
+        )
+        recipe.choose_optimiser(train_rows, LEARNING_RATES[kind], "rows", judged="validation macro-F1")
+        return recipe
     unspaced = is_unspaced(texts)
     per_token = chars_per_token(texts)
     if unspaced:
@@ -176,6 +188,19 @@ def _imbalance(recipe: Recipe, labels: list[str]) -> None:
 
 def _linear_recipe(recipe: Recipe, texts: list[str], train_rows: int, tokenizer: str | None) -> None:
     """The linear TF-IDF model on n-gram features, its seq_len from the texts' distinct n-grams."""
+    _ngram_features(recipe, texts, tokenizer)
+    recipe.settings.update(LINEAR_MODEL)
+    recipe.reasons.append(
+        "linear TF-IDF model (logistic regression fitted by liblinear, C picked on validation macro-F1): "
+        "at or above TF-IDF + logistic regression on word features on every labelled set benchmarked, and "
+        f"ahead of the n-gram bag on five of six, in seconds (BENCHMARKS.md); {train_rows} training rows"
+    )
+    batch = 32 if train_rows >= 320 else 16
+    recipe.settings.update(batch_size=batch, epochs=1)  # one closed-form fit
+
+
+def _ngram_features(recipe: Recipe, texts: list[str], tokenizer: str | None) -> None:
+    """The n-gram tokenizer (unless the user chose another) and seq_len from the texts' distinct n-grams."""
     if tokenizer in (None, "ngrams"):
         unspaced = is_unspaced(texts)
         first = (
@@ -198,14 +223,6 @@ def _linear_recipe(recipe: Recipe, texts: list[str], train_rows: int, tokenizer:
             [len(t) if tokenizer == "char" else len(t.split()) * PIECES_PER_WORD for t in texts]
         )
         recipe.choose_seq_len(lengths + 1, "texts", "tokens", LINEAR_SEQ_LEN_RANGE, LINEAR_PERCENTILE)
-    recipe.settings.update(LINEAR_MODEL)
-    recipe.reasons.append(
-        "linear TF-IDF model (logistic regression fitted by liblinear, C picked on validation macro-F1): "
-        "at or above TF-IDF + logistic regression on word features on every labelled set benchmarked, and "
-        f"ahead of the n-gram bag on five of six, in seconds (BENCHMARKS.md); {train_rows} training rows"
-    )
-    batch = 32 if train_rows >= 320 else 16
-    recipe.settings.update(batch_size=batch, epochs=1)  # one closed-form fit
 
 
 def tagger_recipe(

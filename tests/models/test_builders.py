@@ -376,6 +376,47 @@ def test_bag_refuses_causal_language_modelling():
         build_model(tiny("bag"), "causal_lm")
 
 
+# -- the hashed n-gram bag --------------------------------------------------------------------------------
+def test_hashed_bag_is_the_mean_of_shared_rows_and_ignores_padding():
+    keras.utils.set_random_seed(10)
+    model = build_model(tiny("hashed", ngram_buckets=7), "classifier")
+    assert model.name == "textlab_hashed_classifier"
+    table = model.backbone.get_layer("hashed_embedding").get_weights()[0]
+    dense, bias = model.get_layer("logits").get_weights()
+    rows = [[5, 6, 13, 20], [9, 16]]  # 6, 13 and 20 share row 6 (mod 7); 9 and 16 share row 2
+    out = run(model, right_pad(rows, LEN))
+    for row, logits in zip(rows, out, strict=True):
+        pooled = table[np.asarray(row) % 7].mean(axis=0)  # the head's mean over the real positions
+        np.testing.assert_allclose(logits, pooled @ dense + bias, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out, run(model, right_pad(rows, SEQ_LEN)), atol=1e-6)
+    expected = 7 * HIDDEN + HIDDEN * CLASSES + CLASSES  # no row per vocabulary id
+    assert count_params(tiny("hashed", ngram_buckets=7), "classifier") == model.count_params() == expected
+
+
+def test_hashed_bag_round_trips_and_learns(tmp_path):
+    keras.utils.set_random_seed(11)
+    model = build_model(tiny("hashed", ngram_buckets=97), "classifier")
+    path = tmp_path / "hashed.keras"
+    model.save(path)
+    np.testing.assert_array_equal(run(model, IDS), run(keras.models.load_model(path, safe_mode=True), IDS))
+    x = np.random.default_rng(11).integers(5, VOCAB, size=(32, 8)).astype("int32")
+    y = (x[:, 0] % CLASSES).astype("int32")
+    model.compile(
+        keras.optimizers.AdamW(learning_rate=5e-2),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    losses = model.fit(x, y, batch_size=16, epochs=10, verbose=0).history["loss"]
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.mark.parametrize("task", ["token_classifier", "causal_lm", "masked_lm"])
+def test_hashed_bag_refuses_tasks_that_are_not_one_label_per_text(task):
+    with pytest.raises(DataError, match="hashed model gives one label per text"):
+        build_model(tiny("hashed"), task)
+    with pytest.raises(DataError, match="ngram_buckets"):
+        build_model(tiny("hashed", ngram_buckets=1), "classifier")
+
+
 def test_window_context_is_the_mean_of_the_real_neighbours():
     from models.architecture.bag import WindowContext
 

@@ -17,6 +17,8 @@ from models.engine.distillation import (
     MAX_COPIES,
     TRANSFER_ROWS,
     augment_copies,
+    selected_by,
+    sized_preset,
     soft_targets,
     softmax,
     student_config,
@@ -87,6 +89,7 @@ def _teacher(workspace: Path, data: Path) -> RunDir:
 
 def _student(workspace: Path, teacher: RunDir, **distill) -> RunConfig:
     config = student_config(str(workspace), teacher.id)
+    config.model.kind, config.model.preset = "bag", "tiny"  # learns the toy task in two short epochs
     config.tokenizer.kind, config.tokenizer.vocab_size = "wordpiece", 200
     config.model.seq_len = 16
     config.train.epochs, config.train.batch_size, config.train.learning_rate = 2, 16, 1e-2
@@ -178,14 +181,48 @@ def test_a_student_for_the_export_tab_gets_the_recipe_for_its_kind(tmp_path):
         student_for(str(tmp_path / "ws"), teacher.id, "linear", "tiny")
 
 
+def test_the_default_student_is_the_largest_hashed_preset_within_a_tenth_of_the_teacher(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=120)
+    teacher = _teacher(tmp_path / "ws", data)
+    config = student_config(str(tmp_path / "ws"), teacher.id)
+    assert config.model.kind == "hashed" and config.model.preset == "tiny"  # a toy teacher: the smallest
+    report = teacher.eval_report()
+    # tiny: 4,096 x 8 rows + head (~33k parameters), small: 65,536 x 16 (~1M), base: 262,144 x 32 (~8.4M)
+    for teacher_params, preset in [
+        (300_000, "tiny"),
+        (400_000, "tiny"),
+        (12_000_000, "small"),
+        (90_000_000, "base"),
+    ]:
+        teacher.eval_path.write_text(json.dumps({**report, "params": teacher_params}))
+        assert sized_preset(teacher, "hashed") == preset, teacher_params
+    teacher.eval_path.write_text(json.dumps({k: v for k, v in report.items() if k != "params"}))
+    assert sized_preset(teacher, "hashed") == "tiny"  # the teacher's size unknown
+    auto = student_for(str(tmp_path / "ws"), teacher.id, "hashed", "auto")
+    assert (
+        auto.tokenizer.kind == "ngrams" and auto.model.preset == "tiny"
+    )  # the recipe: the teacher's n-grams
+
+
+def test_students_and_hashed_bags_keep_their_best_validation_macro_f1():
+    config = RunConfig(task="classifier")
+    config.model.kind = "hashed"
+    assert selected_by(config, None) == "val_macro_f1"
+    config.model.kind = "bag"
+    assert selected_by(config, None) is None  # the classifier's own choice: the validation loss
+    config.distill.teacher = "teacher-run"
+    assert selected_by(config, None) == "val_macro_f1"
+
+
 def test_cli_distill(tmp_path):
     data = make_sentiment_csv(tmp_path / "reviews.csv", rows=160)
     teacher = _teacher(tmp_path / "ws", data)
-    argv = ["--workspace", str(tmp_path / "ws"), "distill", "--from", teacher.id, "--model", "bag"]
-    argv += ["--size", "tiny", "--epochs", "1", "--distill-alpha", "0.8", "--quiet"]
+    argv = ["--workspace", str(tmp_path / "ws"), "distill", "--from", teacher.id]  # the default student
+    argv += ["--epochs", "1", "--distill-alpha", "0.8", "--quiet"]
     assert main(argv) == 0
     student = next(s for s in list_runs(tmp_path / "ws") if s.id != teacher.id)
     config = RunConfig.load(Path(student.path) / "config.json")
     assert config.distill.teacher == teacher.id and config.distill.alpha == 0.8
-    assert config.model.kind == "bag" and config.data.path == str(data)
+    assert (config.model.kind, config.model.preset, config.tokenizer.kind) == ("hashed", "tiny", "ngrams")
+    assert config.data.path == str(data)
     assert student.state == "completed" and student.lineage_text.startswith("distilled from")

@@ -36,6 +36,7 @@ CASES = [
     ("classifier", "lstm", "char"),
     ("classifier", "bag", "wordpiece"),
     ("classifier", "linear", "ngrams"),
+    ("classifier", "hashed", "ngrams"),
     ("causal_lm", "transformer", "char"),
     ("causal_lm", "lstm", "wordpiece"),
 ]
