@@ -41,6 +41,14 @@ PRESETS: dict[str, dict[str, dict[str, int]]] = {
 PRESET_NAMES: tuple[str, ...] = ("tiny", "small", "base")
 
 
+def hashed_parameter_count(preset: str, num_classes: int) -> int:
+    """A hashed classifier's parameters at ``preset`` without building it (Keras-free: the CLI sizes a
+    distillation student before it picks the run's backend): the table, then the head's kernel and bias."""
+    sizes = PRESETS["hashed"][preset]
+    buckets, dim = sizes["ngram_buckets"], sizes["hidden_dim"]
+    return buckets * dim + dim * num_classes + num_classes
+
+
 def resolve_model_config(cfg: ModelConfig, task: str | None = None) -> ModelConfig:
     """Return a copy with the preset's sizes applied (unless preset is None) and `causal` resolved.
 

@@ -8,7 +8,6 @@ targets are ``[teacher probabilities at T | one-hot label | has-label flag]`` ro
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -91,20 +90,29 @@ def sized_preset(teacher: RunDir, kind: str) -> str:
     """The largest preset of ``kind`` with at most STUDENT_SHARE of the teacher's parameters (its eval.json
     count), else the smallest; the smallest when the teacher's count is unknown."""
     from models.architecture.presets import PRESET_NAMES
-    from models.architecture.sizing import count_params
 
     report = teacher.eval_report() or {}
     labels = teacher.labels()
     if not report.get("params") or len(labels) < 2:
         return PRESET_NAMES[0]
     budget = STUDENT_SHARE * float(report["params"])
-    cfg = ModelConfig(kind=kind, vocab_size=VOCAB_FOR_SIZING, num_classes=len(labels))
     fitting = [
-        p
-        for p in PRESET_NAMES
-        if count_params(dataclasses.replace(cfg, preset=p), teacher.config().task) <= budget
+        p for p in PRESET_NAMES if _preset_params(kind, p, len(labels), teacher.config().task) <= budget
     ]
     return fitting[-1] if fitting else PRESET_NAMES[0]
+
+
+def _preset_params(kind: str, preset: str, num_classes: int, task: str) -> int:
+    """A preset's parameter count; the hashed kind's by formula, so the CLI's default student imports no Keras
+    before the run's backend is chosen (other kinds are sized by a symbolic build: the Export tab's choice)."""
+    from models.architecture.presets import hashed_parameter_count
+
+    if kind == "hashed":
+        return hashed_parameter_count(preset, num_classes)
+    from models.architecture.sizing import count_params
+
+    cfg = ModelConfig(kind=kind, preset=preset, vocab_size=VOCAB_FOR_SIZING, num_classes=num_classes)
+    return count_params(cfg, task)
 
 
 def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from data.errors import DataError
 from models import tasks
 from models.architecture.builders import build_model, build_task_from_backbone, get_backbone
-from models.architecture.presets import PRESETS, resolve_model_config
+from models.architecture.presets import PRESETS, hashed_parameter_count, resolve_model_config
 from models.architecture.sizing import count_params, estimate_memory
 from models.config import FITTED_KINDS, ModelConfig
 
@@ -397,6 +397,12 @@ def test_hashed_bag_is_the_mean_of_shared_rows_and_ignores_padding():
     np.testing.assert_allclose(out, run(model, right_pad(rows, SEQ_LEN)), atol=1e-6)
     expected = 7 * HIDDEN + HIDDEN * CLASSES + CLASSES  # no row per vocabulary id
     assert count_params(tiny("hashed", ngram_buckets=7), "classifier") == model.count_params() == expected
+
+
+def test_hashed_presets_are_counted_without_building_them():
+    for preset in PRESETS["hashed"]:
+        cfg = ModelConfig(kind="hashed", preset=preset, vocab_size=VOCAB, num_classes=43)
+        assert hashed_parameter_count(preset, 43) == count_params(cfg, "classifier")
 
 
 @pytest.mark.parametrize("task", ["token_classifier", "causal_lm", "masked_lm"])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -30,6 +33,7 @@ from models.run_dir import RunDir, list_runs
 from tests.conftest import make_sentiment_csv
 
 backend = pytest.mark.backend
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _loss_by_hand(soft, hard, flag, logits, t, alpha):
@@ -202,6 +206,21 @@ def test_the_default_student_is_the_largest_hashed_preset_within_a_tenth_of_the_
     assert (
         auto.tokenizer.kind == "ngrams" and auto.model.preset == "tiny"
     )  # the recipe: the teacher's n-grams
+
+
+def test_sizing_the_default_student_imports_no_keras(tmp_path):
+    """The CLI builds a student's config before it sets the run's backend: Keras must not load by then."""
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=120)
+    teacher = _teacher(tmp_path / "ws", data)
+    teacher.eval_path.write_text(json.dumps({**teacher.eval_report(), "params": 12_000_000}))
+    code = (
+        "import sys; from models.engine.distillation import student_config; "
+        f"c = student_config({str(tmp_path / 'ws')!r}, {teacher.id!r}); "
+        "print(c.model.preset, 'keras' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.stdout.split() == ["small", "False"], done.stderr[-2000:]
 
 
 def test_students_and_hashed_bags_keep_their_best_validation_macro_f1():
