@@ -190,6 +190,12 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--seq-len", type=int)
     p.add_argument("--tokenizer", choices=TOKENIZER_KINDS)
     p.add_argument("--vocab-size", type=int)
+    p.add_argument(
+        "--max-ngrams",
+        type=int,
+        help="n-gram tokenizer: keep this many n-grams, those in the most training texts (default: all); "
+        "a distilled linear student keeps this many of its teacher's, those it weighs most",
+    )
     p.add_argument("--backend", choices=BACKENDS)
     p.add_argument("--precision", choices=PRECISIONS)
     p.add_argument("--distribution", choices=DISTRIBUTIONS)

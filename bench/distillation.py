@@ -2,15 +2,18 @@
 
 Per labelled set: the teacher is what `python -m app train --data FILE` gives (the default recipe); the student
 is `distill --from TEACHER` (the engine's default student; `--kind`/`--size` name another), its other settings
-from the recipe; the direct arm is `train --data FILE --model KIND --size SIZE` with the student's kind and size,
-the same architecture and settings without a teacher. Every run is
+from the recipe; the direct arm is `train --data FILE --model KIND --size SIZE` with the student's kind and size
+(and `--max-ngrams N`, a linear student's n-gram count: N n-grams, the most frequent, where the student keeps
+its teacher's heaviest N), the same architecture and settings without a teacher. Every run is
 exported at float32 and int8 (`export RUN --quantization all`) and read back by LiteRT: model.tflite size,
 agreement with Keras, and milliseconds per single-example call. Whole commands are timed.
 
     .venv/bin/python -m bench.distillation --seeds 1337 7 --json bench/results/distillation.json
 
 With several ``--seeds`` the student and direct arms run once per seed (their initialisation, order and perturbed
-copies change; the split and the teacher do not), and the first seed's runs are the ones exported.
+copies change; the split and the teacher do not); with several ``--split-seeds`` each split gets its own teacher
+(the linear kinds are deterministic: only another split tells a difference from noise). The first split's and
+seed's runs are the ones exported.
 """
 
 from __future__ import annotations
@@ -79,23 +82,33 @@ def scored(run: Path, wall: float) -> dict[str, Any]:
 
 
 def run_set(name: str, path: Path, workspace: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """The teacher once; the student and the direct arm at each seed (the first seed's runs exported)."""
+    """Per split seed: its teacher, then the student and the direct arm at each seed (the first split's and
+    seed's runs exported)."""
     chosen = [*(["--model", args.kind] if args.kind else []), *(["--size", args.size] if args.size else [])]
     augment = [] if args.augment is None else ["--augment", str(args.augment)]
-    teacher, teacher_s = cli(workspace, "train", "--data", str(path), "--quiet")
-    arms: dict[str, tuple[Path, float]] = {"teacher": (teacher, teacher_s)}
+    arms: dict[str, tuple[Path, float]] = {}
     seeds: dict[str, dict[str, float]] = {}
-    for seed in args.seeds:
-        seeded = ["--seed", str(seed), "--quiet"]
-        distilled, distilled_s = cli(workspace, "distill", "--from", teacher.name, *augment, *chosen, *seeded)
-        # The direct arm: the architecture the student got (the engine's choice unless --kind/--size name one).
-        model = json.loads((distilled / "config.json").read_text())["model"]
-        student = ["--model", model["kind"], "--size", model["preset"]]
-        direct, direct_s = cli(workspace, "train", "--data", str(path), *student, *seeded)
-        arms.setdefault("direct", (direct, direct_s))
-        arms.setdefault("distilled", (distilled, distilled_s))
-        seeds[str(seed)] = {arm: macro_f1(run) for arm, run in (("direct", direct), ("distilled", distilled))}
-        print(name, seed, seeds[str(seed)], flush=True)
+    for split in args.split_seeds:
+        data = ["--data", str(path), "--split-seed", str(split)]
+        teacher, teacher_s = cli(workspace, "train", *data, "--quiet")
+        arms.setdefault("teacher", (teacher, teacher_s))
+        for seed in args.seeds:
+            seeded = ["--seed", str(seed), "--quiet"]
+            distilled, distilled_s = cli(
+                workspace, "distill", "--from", teacher.name, *augment, *chosen, *seeded
+            )
+            # The direct arm: the architecture the student got (the engine's choice unless --kind/--size say).
+            taught = json.loads((distilled / "config.json").read_text())
+            model, cap = taught["model"], taught["tokenizer"].get("max_ngrams")
+            student = ["--model", model["kind"], "--size", model["preset"]]
+            student += ["--max-ngrams", str(cap)] if cap else []  # as many n-grams, the most frequent
+            direct, direct_s = cli(workspace, "train", *data, *student, *seeded)
+            arms.setdefault("direct", (direct, direct_s))
+            arms.setdefault("distilled", (distilled, distilled_s))
+            key = f"{split}/{seed}"
+            runs = (("teacher", teacher), ("direct", direct), ("distilled", distilled))
+            seeds[key] = {arm: macro_f1(run) for arm, run in runs}
+            print(name, key, seeds[key], flush=True)
     for run, _ in arms.values():
         cli(workspace, "export", run.name, "--quantization", "all")
     out: dict[str, Any] = {arm: scored(run, wall) for arm, (run, wall) in arms.items()}
@@ -109,15 +122,23 @@ def macro_f1(run: Path) -> float:
 
 
 def seed_table(results: dict[str, dict[str, Any]]) -> str:
-    """Per set and seed: the direct arm's and the student's test macro-F1, and their means."""
+    """Per set, split seed and seed: the teacher's, the direct arm's and the student's test macro-F1, the
+    student's share of its teacher's, and the means."""
     rows = []
-    for name, arms in results.items():
-        seeds = arms["seeds"]
-        for seed, f1 in seeds.items():
-            rows.append([name, seed, round(f1["direct"], 4), round(f1["distilled"], 4)])
-        means = [sum(f1[arm] for f1 in seeds.values()) / len(seeds) for arm in ("direct", "distilled")]
-        rows.append([name, "mean", *(round(m, 4) for m in means)])
-    return table(["data", "seed", "direct test macro-F1", "distilled test macro-F1"], rows)
+    arms = ("teacher", "direct", "distilled")
+    for name, result in results.items():
+        seeds = result["seeds"]
+        for key, f1 in seeds.items():
+            share = f1["distilled"] / f1["teacher"] if f1.get("teacher") else None
+            rows.append([name, key, *(round(f1.get(a, float("nan")), 4) for a in arms), _share(share)])
+        means = [sum(f1.get(a, float("nan")) for f1 in seeds.values()) / len(seeds) for a in arms]
+        rows.append([name, "mean", *(round(m, 4) for m in means), _share(means[2] / means[0])])
+    headers = ["data", "split seed / seed", "teacher", "direct", "distilled", "distilled / teacher"]
+    return table(headers, rows)
+
+
+def _share(value: float | None) -> str:
+    return "" if value is None or value != value else f"{value:.1%}"
 
 
 def markdown(results: dict[str, dict[str, Any]]) -> str:
@@ -168,6 +189,9 @@ def main() -> None:
     parser.add_argument("--size", help="the student's size preset (default: the engine's choice)")
     parser.add_argument("--augment", type=int, help="distill --augment N (default: the engine's choice)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1337], help="the student arms' --seed each")
+    parser.add_argument(
+        "--split-seeds", type=int, nargs="+", default=[1337], help="a teacher per train/val/test split seed"
+    )
     parser.add_argument("--workspace", default="/tmp/textlab-bench-distill")
     parser.add_argument("--json", help="also write the results here")
     parser.add_argument(
@@ -181,7 +205,13 @@ def main() -> None:
         if not path.exists():
             raise SystemExit(f"{path} is missing: this benchmark reads ../shared/data")
         results[name] = run_set(name, path, workspace / name, args)
-    settings = {"kind": args.kind, "size": args.size, "augment": args.augment, "seeds": args.seeds}
+    settings = {
+        "kind": args.kind,
+        "size": args.size,
+        "augment": args.augment,
+        "seeds": args.seeds,
+        "split_seeds": args.split_seeds,
+    }
     if args.json:
         Path(args.json).write_text(json.dumps({"settings": settings, "results": results}, indent=2) + "\n")
     write(

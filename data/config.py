@@ -38,5 +38,8 @@ class TokenizerConfig:
     vocab_size: int = 4000  # WordPiece target size, word features' ceiling; char vocab is what the data holds
     lowercase: bool = True  # WordPiece only
     min_frequency: int = 1  # characters (word features) rarer than this map to [UNK] (their slot's unknown)
+    # n-grams only: keep this many, those in the most training texts (None: every one). A distilled linear
+    # student keeps this many of its teacher's n-grams instead: those with the largest class weights.
+    max_ngrams: int | None = None
     # Word features only: which of form "w", prefix "p", suffix "s", shape "x" each word becomes.
     word_slots: list[str] = field(default_factory=lambda: list(WORD_SLOTS))

@@ -185,6 +185,7 @@ OVERRIDES: dict[str, str] = {
     "bidirectional": "model.bidirectional",
     "tokenizer": "tokenizer.kind",
     "vocab_size": "tokenizer.vocab_size",
+    "max_ngrams": "tokenizer.max_ngrams",
     "min_frequency": "tokenizer.min_frequency",
     "word_slots": "tokenizer.word_slots",
     "backend": "backend",

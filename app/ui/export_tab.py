@@ -13,12 +13,12 @@ from data.errors import DataError
 from models import tasks
 from models.architecture.presets import PRESET_NAMES
 from models.config import FITTED_KINDS, MODEL_KINDS
-from models.engine.distillation import AUTO_PRESET, STUDENT_MODEL
+from models.engine.distillation import AUTO_KIND, AUTO_PRESET, PRUNED_VOCAB_KINDS
 from models.export.quantizations import ONNX, QUANTIZATIONS, TFLITE, bundle_name, quantizations
 from models.run_dir import ENDED_WELL_STATES, RunDir, list_runs
 
-# Students train by gradient on soft labels: not the fitted kinds (linear, CRF).
-STUDENT_KINDS = tuple(kind for kind in MODEL_KINDS if kind not in FITTED_KINDS)
+# Students learn soft labels: the kinds trained by gradient, and the linear kind (its fit takes them).
+STUDENT_KINDS = tuple(k for k in MODEL_KINDS if k not in FITTED_KINDS or k in PRUNED_VOCAB_KINDS)
 
 
 def build(workspace: str) -> dict[str, Any]:
@@ -58,10 +58,14 @@ def build(workspace: str) -> dict[str, Any]:
         pruned = gr.Markdown(elem_id="export-pruned")
     with gr.Accordion(t("Distil this classifier into a smaller student (a new run)"), open=False):
         with gr.Row():
-            student_kind = gr.Radio(list(STUDENT_KINDS), value=STUDENT_MODEL["kind"], label=t("Model"))
+            student_kind = gr.Radio(
+                [(t("the best for this teacher"), AUTO_KIND), *STUDENT_KINDS],
+                value=AUTO_KIND,
+                label=t("Model"),
+            )
             student_size = gr.Radio(
                 [(t("a tenth of the teacher"), AUTO_PRESET), *PRESET_NAMES],
-                value=STUDENT_MODEL["preset"],
+                value=AUTO_PRESET,
                 label=t("Size"),
             )
             distil = gr.Button(t("Distil"), elem_id="export-distil", scale=0)
@@ -138,11 +142,18 @@ def build(workspace: str) -> dict[str, Any]:
             from models.engine.distillation import student_for
             from models.engine.launcher import launch
 
-            started = launch(student_for(workspace, path, kind, size))
+            config = student_for(workspace, path, kind, size)
+            started = launch(config)
         except DataError as err:
             return views.error_markdown(err)
+        m = config.model
+        model = (
+            f"{m.kind} (the teacher's heaviest n-grams)"
+            if m.kind in PRUNED_VOCAB_KINDS
+            else f"{m.preset} {m.kind}"
+        )
         return (
-            f"Started `{started.id}`: a {size} {kind} learning from this run's probabilities. Follow it on the "
+            f"Started `{started.id}`: a {model} learning from this run's probabilities. Follow it on the "
             "**Runs** tab; its report puts its score and size beside the teacher's."
         )
 

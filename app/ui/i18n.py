@@ -35,6 +35,7 @@ ZH: dict[str, str] = {
     "Distil this classifier into a smaller student (a new run)": "把这个分类器蒸馏成更小的学生模型（新运行）",
     "Distil": "蒸馏",
     "a tenth of the teacher": "教师的十分之一",
+    "the best for this teacher": "最适合这个教师的",
     "Every export of this run and of its teacher, students, parent and pruned copies": (
         "此运行及其教师、学生、父运行和剪枝副本的所有导出"
     ),

@@ -77,7 +77,7 @@ def train_tokenizer(config: TokenizerConfig, texts: Iterable[str]) -> Tokenizer:
             slots=tuple(config.word_slots),
         )
     if config.kind == "ngrams":
-        return NgramTokenizer.train(texts, min_frequency=config.min_frequency)
+        return NgramTokenizer.train(texts, min_frequency=config.min_frequency, max_ngrams=config.max_ngrams)
     raise DataError(f"unknown tokenizer kind '{config.kind}'.", hint=f"Use one of: {', '.join(_KINDS)}.")
 
 

@@ -100,8 +100,12 @@ class NgramTokenizer(Tokenizer):
         )
 
     @classmethod
-    def train(cls, texts: Iterable[str], min_frequency: int = 1) -> NgramTokenizer:
-        """Every first-block n-gram in at least ``min_frequency`` texts, and the subword ones in two."""
+    def train(
+        cls, texts: Iterable[str], min_frequency: int = 1, max_ngrams: int | None = None
+    ) -> NgramTokenizer:
+        """Every first-block n-gram in at least ``min_frequency`` texts, and the subword ones in two; with
+        ``max_ngrams``, only that many of them, those in the most texts (scikit-learn's max_features, by
+        document frequency; ties by the n-gram)."""
         from data.textshape import is_unspaced
 
         texts = list(texts)
@@ -114,9 +118,22 @@ class NgramTokenizer(Tokenizer):
         if not first:
             raise DataError("there are no words in the training text.", hint="Add text.")
         prefix = CHARS if unspaced else WORDS
-        kept = sorted(prefix + g for g, n in first.items() if n >= max(1, min_frequency))
-        kept += sorted(SUBWORDS + g for g, n in second.items() if n >= SUBWORD_MIN_DF)
+        counted = {prefix + g: n for g, n in first.items() if n >= max(1, min_frequency)}
+        counted.update({SUBWORDS + g: n for g, n in second.items() if n >= SUBWORD_MIN_DF})
+        if max_ngrams is not None and len(counted) > max_ngrams:
+            counted = dict(
+                sorted(counted.items(), key=lambda item: (-item[1], item[0]))[: max(1, max_ngrams)]
+            )
+        kept = sorted(g for g in counted if g.startswith(prefix)) + sorted(
+            g for g in counted if g.startswith(SUBWORDS)
+        )
         return cls(list(SPECIAL_TOKENS) + list(COUNT_TOKENS) + kept, unspaced=unspaced)
+
+    def subset(self, token_ids: Iterable[int]) -> NgramTokenizer:
+        """A tokenizer that knows only the n-grams among ``token_ids`` (the specials and count tokens stay)."""
+        start = count_tokens_end()
+        chosen = sorted({int(i) for i in token_ids if start <= int(i) < len(self._vocab)})
+        return NgramTokenizer(self._vocab[:start] + [self._vocab[i] for i in chosen], unspaced=self.unspaced)
 
     def encode_batch(self, texts: Iterable[str]) -> list[list[int]]:
         """Each known n-gram's id once, in order of first appearance, then ``[x<count>]`` if it repeats."""

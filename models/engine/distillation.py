@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from data.augment import perturbed_copies
-from data.config import DataConfig
+from data.config import DataConfig, TokenizerConfig
 from data.errors import DataError
 from data.fileio import atomic_write_json
 from models import tasks
@@ -27,9 +27,21 @@ from models.tasks.label_metrics import classification_metrics
 # fortunes 0.486 vs the bag-tiny student's 0.461 at a similar size; sms_spam 0.977 at 132 KiB vs 0.972 at
 # 3.4 MiB; level with or below the same model trained directly).
 STUDENT_MODEL = {"kind": "hashed", "preset": "auto"}
+# A linear teacher's default student is linear too, over the tenth of its n-grams with the largest class
+# weights (structured pruning of its vocabulary, then a fit to its soft labels): fortunes 0.526 of the
+# teacher's 0.537 where the same model over the most frequent tenth, fitted directly, scores 0.463
+# (BENCHMARKS.md "Distillation ...").
+PRUNED_VOCAB_KINDS = ("linear",)  # teacher kind -> the same kind's student keeps the teacher's best n-grams
+# A linear student's parameters per n-gram: its row of class weights and its idf, tf and block entries.
+LINEAR_TABLES = 3
+# What a float32 TFLite file holds beside the weights (graph, names, metadata; measured 9.3-9.8 KiB for the
+# linear kind): counted so that the student's file, not only its parameter count, is a tenth of the teacher's.
+TFLITE_OVERHEAD_BYTES = 10_240
+MIN_STUDENT_NGRAMS = 256
 SCORE_SELECTED_KINDS = ("hashed",)  # classifiers whose best epoch is their validation macro-F1's
 # The largest preset within STUDENT_SHARE of the teacher's parameters, else the smallest.
 AUTO_PRESET = "auto"
+AUTO_KIND = "auto"  # the default student's kind for this teacher (student_config)
 STUDENT_SHARE = 0.1  # a tenth: the compression issue 19 asks of a student
 # Perturbed copies per training text when the user names none: enough for a transfer set of about this many
 # rows, at most MAX_COPIES (fortunes, a bag-tiny student: validation macro-F1 0.44 -> 0.486 with 4 copies,
@@ -67,8 +79,11 @@ def student_config(workspace: str, ref: str) -> RunConfig:
     taught = teacher.config()
     config = RunConfig(task=taught.task, workspace=workspace, backend=taught.backend)
     config.data = DataConfig(**{**taught.data.__dict__})
-    config.model.kind = STUDENT_MODEL["kind"]
-    config.model.preset = sized_preset(teacher, config.model.kind)
+    pruned = taught.model.kind in PRUNED_VOCAB_KINDS
+    config.model.kind = taught.model.kind if pruned else STUDENT_MODEL["kind"]
+    config.model.preset = taught.model.preset if pruned else sized_preset(teacher, config.model.kind)
+    if pruned:  # the teacher's n-grams, cut to its heaviest (student_tokenizer)
+        config.tokenizer = TokenizerConfig(**{**taught.tokenizer.__dict__, "max_ngrams": None})
     config.distill.teacher = teacher.id
     config.name = f"{taught.name or f'{taught.task}-{taught.model.kind}'} student"  # RunDir.create's naming
     return config
@@ -80,8 +95,12 @@ def student_for(workspace: str, ref: str, kind: str, preset: str) -> RunConfig:
     from models.engine.recipe import choose
 
     config = student_config(workspace, ref)
-    config.model.kind = kind
-    config.model.preset = sized_preset(teacher_run(workspace, ref), kind) if preset == AUTO_PRESET else preset
+    if kind != AUTO_KIND and kind != config.model.kind:
+        config.model.kind = kind
+        config.tokenizer = TokenizerConfig()  # the recipe's for this kind, not the teacher's
+        config.model.preset = sized_preset(teacher_run(workspace, ref), kind)
+    if preset != AUTO_PRESET:
+        config.model.preset = preset
     _check_student(config)
     return choose(config, keep={"kind", "preset"})
 
@@ -115,6 +134,49 @@ def _preset_params(kind: str, preset: str, num_classes: int, task: str) -> int:
     return count_params(cfg, task)
 
 
+def student_tokenizer(config: RunConfig) -> Any | None:
+    """A linear student's tokenizer when its teacher is linear too: the teacher's n-grams cut to the
+    ``tokenizer.max_ngrams`` whose class-weight rows are longest (by default as many as keep the student's
+    float32 file within a tenth of the teacher's; the config records the number). None otherwise: the
+    student trains its own."""
+    d = config.distill
+    if not d.teacher or config.model.kind not in PRUNED_VOCAB_KINDS or config.tokenizer.kind != "ngrams":
+        return None
+    teacher = teacher_run(config.workspace, d.teacher)
+    if teacher.config().model.kind != config.model.kind:
+        return None
+    import keras
+
+    from data.tokenizers import load_tokenizer
+    from data.tokenizers.ngrams import count_tokens_end
+    from models.architecture.backbone import TOKEN_EMBEDDING_NAME
+    from models.architecture.builders import get_backbone
+    from models.engine.inference import load_run
+
+    loaded = load_run(teacher)
+    table = get_backbone(loaded.model).get_layer(TOKEN_EMBEDDING_NAME).embeddings
+    rows = np.asarray(keras.ops.convert_to_numpy(table))
+    fixed = count_tokens_end()  # the specials and count tokens: rows every student keeps
+    if config.tokenizer.max_ngrams is None:
+        config.tokenizer.max_ngrams = linear_student_ngrams(loaded.model.count_params(), rows.shape[1])
+    weight = np.linalg.norm(rows, axis=1)
+    weight[:fixed] = -1.0
+    order = np.argsort(-weight, kind="stable")[: config.tokenizer.max_ngrams]
+    return load_tokenizer(teacher.tokenizer_dir).subset(order[weight[order] > 0])
+
+
+def linear_student_ngrams(teacher_params: int, classes: int) -> int:
+    """How many n-grams a linear student keeps so that its float32 file is a tenth of its teacher's (the
+    file's graph, the head and the specials' rows counted), but at least MIN_STUDENT_NGRAMS (a small
+    teacher's tenth would hold next to nothing)."""
+    from data.tokenizers.ngrams import count_tokens_end
+
+    per_row = classes + LINEAR_TABLES
+    teacher_bytes = 4 * teacher_params + TFLITE_OVERHEAD_BYTES
+    own = classes * (classes + 1) + count_tokens_end() * per_row + TFLITE_OVERHEAD_BYTES / 4
+    return max(MIN_STUDENT_NGRAMS, int((STUDENT_SHARE * teacher_bytes / 4 - own) // per_row))
+
+
 def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
     """``prepared`` with the teacher's soft labels in its training and validation targets, the training set
     grown by the extra unlabelled texts and perturbed copies of the training texts; unchanged when not
@@ -128,7 +190,7 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
     labels = list(prepared.labels)
     texts = {split: list(prepared.texts[split][0]) for split in ("train", "val", "test")}
     extra = _unlabelled_texts(config, texts)
-    copies = augment_copies(config.distill.augment, len(texts["train"]))
+    copies = augment_copies(config.distill.augment, len(texts["train"]), config.model.kind in FITTED_KINDS)
     extra += perturbed_copies(texts["train"], copies, config.train.seed)
     soft = TeacherLabels(teacher, labels, config.distill.temperature)
     t, num_classes = config.train, len(labels)
@@ -139,6 +201,15 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
         extra_x, _ = pack_for_classification(prepared.tokenizer, extra, config.model.seq_len)
         extra_y = soft_targets(soft.probabilities(extra), None, num_classes)
         train_x, train_y = np.concatenate([train_x, extra_x]), np.concatenate([train_y, extra_y])
+    if config.model.kind in FITTED_KINDS:  # fitted once, to the targets' blend (distill_loss's, at T = 1)
+        a = config.distill.alpha
+        blend = a * train_y[:, :num_classes] + (1.0 - a) * train_y[:, num_classes:-1]
+        unlabelled = train_y[:, -1] == 0
+        blend[unlabelled] = train_y[unlabelled, :num_classes]
+        prepared.soft_train = (train_x, blend)
+        prepared.report["distillation"] = _distillation_report(config, teacher, prepared, extra, copies)
+        _record_lineage(run, teacher, config, len(extra), copies)
+        return prepared
     val_x, val_y = prepared.val_arrays
     val_targets = soft_targets(soft.probabilities(texts["val"]), val_y, num_classes)
 
@@ -149,7 +220,13 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
     prepared.batches_per_pass = -(-len(train_x) // t.batch_size)
     if len(val_x):
         prepared.val = soft_label_dataset(val_x, val_targets, t.batch_size, IN_ORDER)
-    prepared.report["distillation"] = {
+    prepared.report["distillation"] = _distillation_report(config, teacher, prepared, extra, copies)
+    _record_lineage(run, teacher, config, len(extra), copies)
+    return prepared
+
+
+def _distillation_report(config: RunConfig, teacher: RunDir, prepared: Any, extra: list, copies: int) -> dict:
+    return {
         "teacher": teacher.id,
         "temperature": config.distill.temperature,
         "alpha": config.distill.alpha,
@@ -157,15 +234,17 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
         "unlabelled_rows": len(extra),
         "augment": copies,
     }
-    _record_lineage(run, teacher, config, len(extra), copies)
-    return prepared
 
 
-def augment_copies(asked: int | None, train_rows: int) -> int:
+def augment_copies(asked: int | None, train_rows: int, fitted: bool = False) -> int:
     """The perturbed copies per training text: the user's number, else enough for about TRANSFER_ROWS rows
-    (at most MAX_COPIES; none for a large training split)."""
+    (at most MAX_COPIES; none for a large training split). None for a student fitted in closed form unless
+    asked: copies multiply its fit's time and did not raise its test score (fortunes, 2 copies: 0.523 vs
+    0.526 in 5x the time; sms_spam: the same score)."""
     if asked is not None:
         return max(0, int(asked))
+    if fitted:
+        return 0
     return min(MAX_COPIES, max(0, -(-TRANSFER_ROWS // max(1, train_rows)) - 1))
 
 
@@ -258,12 +337,6 @@ def _check_student(config: RunConfig) -> None:
         raise DataError(
             f"distillation trains classifiers; this run's task is {config.task}.",
             hint="distil into a classifier (python -m app distill --from TEACHER).",
-        )
-    if config.model.kind in FITTED_KINDS:
-        raise DataError(
-            f"a {config.model.kind} student is fitted in closed form on hard labels, so it cannot learn from "
-            "a teacher's soft labels.",
-            hint="pick a student trained by gradient: --model bag, lstm or transformer.",
         )
     if not 0.0 <= config.distill.alpha <= 1.0 or config.distill.temperature <= 0:
         raise DataError(

@@ -73,18 +73,22 @@ def _tfidf_rows(ids: np.ndarray, tables: dict[str, np.ndarray]) -> Any:
 
 
 def fit_linear(model: Any, prepared: Any, balanced: bool = False) -> dict[str, Any]:
-    """Fit the model's weights on the training split, C picked by validation macro-F1; returns the fit's
-    record (its loss and accuracy on the training and validation rows, C, validation macro-F1, features,
+    """Fit the model's weights on the training split (a distilled student: on its ``soft_train`` targets),
+    C picked by validation macro-F1; returns the fit's record (its loss and accuracy on the training and validation rows, C, validation macro-F1, features,
     seconds). ``balanced``: each binary fit weighs its two sides by their inverse frequency."""
     started = time.perf_counter()
     (train_x, train_y), labels = prepared.train_arrays[:2], prepared.labels
     tables = token_tables(prepared.tokenizer, train_x)
     x_train = tfidf_matrix(train_x, tables)
+    soft = getattr(prepared, "soft_train", None)  # a distilled student's: (ids, target probabilities)
+    x_fit = tfidf_matrix(soft[0], tables) if soft is not None else x_train
     choose_x, choose_y = prepared.val_arrays[:2] if prepared.val_arrays is not None else (train_x, train_y)
     if not len(choose_x):  # no validation rows: pick C on the training split
         choose_x, choose_y = train_x, train_y
     x_choose = tfidf_matrix(choose_x, tables)
-    fits = fit_grid(x_train, train_y, len(labels), C_GRID, balanced=balanced)
+    fits = fit_grid(
+        x_fit, train_y, len(labels), C_GRID, balanced=balanced, soft=None if soft is None else soft[1]
+    )
     chosen = [_scores(x_choose, choose_y, kernel, bias, labels) for kernel, bias in fits]
     best = int(np.argmax([c["macro_f1"] for c in chosen]))  # the first best C wins a tie
     kernel, bias = fits[best]

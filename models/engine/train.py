@@ -123,7 +123,7 @@ def _fit(run: RunDir, config: RunConfig, *, resume: bool, verbose: bool) -> None
     apply_precision(policy)
 
     lineage.adopt_pretrained_architecture(config, run)
-    base_tokenizer = lineage.pretrained_tokenizer(config)
+    base_tokenizer = lineage.pretrained_tokenizer(config) or distillation.student_tokenizer(config)
     prepared = tasks.prepare(config, run, base_tokenizer)
     prepared = distillation.with_teacher(config, run, prepared)  # the teacher's soft labels, when distilling
     _record_data(run, config, prepared)

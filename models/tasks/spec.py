@@ -36,6 +36,9 @@ class PreparedData:
     val_arrays: tuple[np.ndarray, ...] | None = None
     # classify: (ids, label ids) of the training split, for models fitted in closed form (the linear kind)
     train_arrays: tuple[np.ndarray, ...] | None = None
+    # classify, a distilled linear student: (ids, [rows, classes] target probabilities) to fit, the labelled
+    # training rows' and any extra texts' (models.engine.distillation)
+    soft_train: tuple[np.ndarray, np.ndarray] | None = None
     test_tags: list[list[str]] | None = None  # tag: gold word tags of the test sentences
     val_tags: list[list[str]] | None = None  # tag: gold word tags of the validation sentences
     # classify: raw texts and label ids of each split ("train", "val", "test"), for the classic baseline

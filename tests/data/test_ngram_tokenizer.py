@@ -14,6 +14,7 @@ from data.tokenizers.ngrams import (
     COUNT_TOKENS,
     char_ngrams,
     count_of,
+    count_tokens_end,
     ngram_positions,
     subword_ngrams,
     word_ngrams,
@@ -59,6 +60,34 @@ def test_each_known_ngram_once_then_its_count_and_unknown_ones_dropped():
     assert tok.decode(ids) == "the cat"
     assert count_of("[x3]") == 3 and count_of("w:the") == 1
     assert tok.vocabulary[NUM_SPECIAL_TOKENS : NUM_SPECIAL_TOKENS + len(COUNT_TOKENS)] == list(COUNT_TOKENS)
+
+
+def test_max_ngrams_keeps_those_in_the_most_texts():
+    texts = ["the cat sat", "the cat ran", "the dog sat", "a dog ran far"]
+    full = train_tokenizer(TokenizerConfig(kind="ngrams"), texts)
+    capped = train_tokenizer(TokenizerConfig(kind="ngrams", max_ngrams=12), texts)
+    kept = capped.vocabulary[count_tokens_end() :]
+    assert (
+        len(kept) == 12 and capped.vocabulary[: count_tokens_end()] == full.vocabulary[: count_tokens_end()]
+    )
+    df = {token: 0 for token in full.vocabulary}
+    for ids in full.encode_batch(texts):
+        for i in set(ids):
+            df[full.id_to_token(i)] += 1
+    dropped = set(full.vocabulary[count_tokens_end() :]) - set(kept)
+    assert dropped and min(df[t] for t in kept) >= max(df[t] for t in dropped)
+    assert kept == sorted(t for t in kept if t.startswith("w:")) + sorted(
+        t for t in kept if t.startswith("b:")
+    )
+
+
+def test_a_subset_knows_only_the_chosen_ngrams():
+    full = train_tokenizer(TokenizerConfig(kind="ngrams"), ["the cat sat", "a dog ran", "the dog sat"])
+    chosen = [full.token_to_id("w:dog"), full.token_to_id("w:cat"), 0]  # a special is not an n-gram to add
+    sub = full.subset(chosen)
+    assert sub.vocabulary == full.vocabulary[: count_tokens_end()] + ["w:cat", "w:dog"]
+    assert sub.decode(sub.encode("the cat and the dog dog")) == "cat dog"
+    assert [sub.id_to_token(i) for i in sub.encode("dog dog")] == ["w:dog", "[x2]"]
 
 
 def test_counts_past_the_cap_encode_as_the_last_count_token():

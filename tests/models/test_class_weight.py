@@ -68,3 +68,20 @@ def test_balanced_liblinear_finds_more_of_the_rare_class():
         predicted = np.argmax(x @ kernel + bias, axis=1)
         recall[balanced] = float((predicted[y == 1] == 1).mean())
     assert recall[True] > recall[False] + 0.2, recall
+
+
+def test_liblinear_fits_soft_targets_as_weighted_rows():
+    """Soft targets that are one-hot give the hard fit; a target of 1/2 everywhere gives no preference."""
+    from scipy.sparse import csr_matrix
+
+    from models.engine.liblinear_grid import fit_grid
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 5))
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64) + (x[:, 2] > 1).astype(np.int64)  # three classes
+    ((hard_kernel, hard_bias),) = fit_grid(x, y, 3, [1.0])
+    ((soft_kernel, soft_bias),) = fit_grid(csr_matrix(x), y, 3, [1.0], soft=np.eye(3)[y])
+    np.testing.assert_allclose(soft_kernel, hard_kernel, atol=1e-4)
+    np.testing.assert_allclose(soft_bias, hard_bias, atol=1e-4)
+    ((flat_kernel, flat_bias),) = fit_grid(x, y, 3, [1.0], soft=np.full((300, 3), 0.5))
+    assert np.abs(flat_kernel).max() < 0.05 and np.abs(flat_bias).max() < 0.05

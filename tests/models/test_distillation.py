@@ -14,12 +14,19 @@ import pytest
 
 from app.cli import main
 from data.errors import DataError
+from data.tokenizers import load_tokenizer
+from data.tokenizers.ngrams import count_tokens_end
+from models.architecture.backbone import TOKEN_EMBEDDING_NAME
+from models.architecture.builders import get_backbone
 from models.config import RunConfig
 from models.engine.distill_loss import DistillationAccuracy, DistillationLoss
 from models.engine.distillation import (
     MAX_COPIES,
+    MIN_STUDENT_NGRAMS,
+    TFLITE_OVERHEAD_BYTES,
     TRANSFER_ROWS,
     augment_copies,
+    linear_student_ngrams,
     selected_by,
     sized_preset,
     soft_targets,
@@ -132,6 +139,22 @@ def test_student_learns_from_a_teacher_run(tmp_path):
     assert summary.lineage_text.startswith(f"distilled from {teacher.id}")
 
 
+@backend
+def test_a_linear_student_fits_its_teachers_soft_labels(tmp_path):
+    data = make_sentiment_csv(tmp_path / "reviews.csv", rows=240)
+    teacher = _teacher(tmp_path / "ws", data)
+    config = student_config(str(tmp_path / "ws"), teacher.id)  # a linear teacher's: linear, its n-grams
+    assert (config.model.kind, config.tokenizer.kind) == ("linear", "ngrams")
+    config.model.seq_len, config.distill.augment = 64, 0
+    config.distill.alpha = 1.0  # the teacher's probabilities alone
+    student = train(config)
+    taught = student.eval_report()["teacher"]
+    assert student.status()["state"] == "completed"
+    assert student.config().tokenizer.max_ngrams == MIN_STUDENT_NGRAMS  # a toy teacher's tenth is less
+    assert taught["agreement"] > 0.75
+    assert json.loads(student.data_report_path.read_text())["distillation"]["teacher"] == teacher.id
+
+
 def test_unlabelled_test_texts_are_dropped(tmp_path):
     data = make_sentiment_csv(tmp_path / "reviews.csv", rows=240)
     teacher = _teacher(tmp_path / "ws", data)
@@ -158,15 +181,12 @@ def test_augment_copies_fill_a_transfer_set():
     assert augment_copies(None, TRANSFER_ROWS // 2) == 1
     assert augment_copies(None, TRANSFER_ROWS) == 0
     assert augment_copies(6, 10_000_000) == 6 and augment_copies(-1, 10) == 0
+    assert augment_copies(None, 100, fitted=True) == 0 and augment_copies(2, 100, fitted=True) == 2
 
 
 def test_refusals(tmp_path):
     data = make_sentiment_csv(tmp_path / "reviews.csv", rows=120)
     teacher = _teacher(tmp_path / "ws", data)
-    linear = _student(tmp_path / "ws", teacher)
-    linear.model.kind = "linear"
-    with pytest.raises(DataError, match="closed form"):
-        train(linear)
     hot = _student(tmp_path / "ws", teacher, alpha=1.5)
     with pytest.raises(DataError, match="alpha"):
         train(hot)
@@ -181,15 +201,16 @@ def test_a_student_for_the_export_tab_gets_the_recipe_for_its_kind(tmp_path):
     assert (config.model.kind, config.model.preset) == ("lstm", "small")
     assert config.distill.teacher == teacher.id and config.data.path == str(data)
     assert config.tokenizer.kind == "wordpiece" and config.recipe  # the recipe's choices for an LSTM
-    with pytest.raises(DataError, match="closed form"):
-        student_for(str(tmp_path / "ws"), teacher.id, "linear", "tiny")
+    linear = student_for(str(tmp_path / "ws"), teacher.id, "linear", "tiny")
+    assert linear.tokenizer.kind == "ngrams" and linear.distill.teacher == teacher.id
+    best = student_for(str(tmp_path / "ws"), teacher.id, "auto", "auto")  # the Export tab's default
+    assert (best.model.kind, best.tokenizer.kind) == ("linear", "ngrams")
 
 
-def test_the_default_student_is_the_largest_hashed_preset_within_a_tenth_of_the_teacher(tmp_path):
+def test_a_hashed_student_is_the_largest_preset_within_a_tenth_of_the_teacher(tmp_path):
     data = make_sentiment_csv(tmp_path / "reviews.csv", rows=120)
     teacher = _teacher(tmp_path / "ws", data)
-    config = student_config(str(tmp_path / "ws"), teacher.id)
-    assert config.model.kind == "hashed" and config.model.preset == "tiny"  # a toy teacher: the smallest
+    assert sized_preset(teacher, "hashed") == "tiny"  # a toy teacher: the smallest
     report = teacher.eval_report()
     # tiny: 4,096 x 8 rows + head (~33k parameters), small: 65,536 x 16 (~1M), base: 262,144 x 32 (~8.4M)
     for teacher_params, preset in [
@@ -214,13 +235,14 @@ def test_sizing_the_default_student_imports_no_keras(tmp_path):
     teacher = _teacher(tmp_path / "ws", data)
     teacher.eval_path.write_text(json.dumps({**teacher.eval_report(), "params": 12_000_000}))
     code = (
-        "import sys; from models.engine.distillation import student_config; "
+        "import sys; from models.engine.distillation import sized_preset, student_config, teacher_run; "
         f"c = student_config({str(tmp_path / 'ws')!r}, {teacher.id!r}); "
-        "print(c.model.preset, 'keras' in sys.modules)"
+        f"p = sized_preset(teacher_run({str(tmp_path / 'ws')!r}, {teacher.id!r}), 'hashed'); "
+        "print(c.model.kind, p, 'keras' in sys.modules)"
     )
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
-    assert done.stdout.split() == ["small", "False"], done.stderr[-2000:]
+    assert done.stdout.split() == ["linear", "small", "False"], done.stderr[-2000:]
 
 
 def test_students_and_hashed_bags_keep_their_best_validation_macro_f1():
@@ -233,15 +255,38 @@ def test_students_and_hashed_bags_keep_their_best_validation_macro_f1():
     assert selected_by(config, None) == "val_macro_f1"
 
 
-def test_cli_distill(tmp_path):
+def test_cli_distill_a_linear_teacher_into_its_heaviest_ngrams(tmp_path):
     data = make_sentiment_csv(tmp_path / "reviews.csv", rows=160)
     teacher = _teacher(tmp_path / "ws", data)
     argv = ["--workspace", str(tmp_path / "ws"), "distill", "--from", teacher.id]  # the default student
-    argv += ["--epochs", "1", "--distill-alpha", "0.8", "--quiet"]
+    argv += ["--distill-alpha", "0.8", "--max-ngrams", "80", "--quiet"]
     assert main(argv) == 0
-    student = next(s for s in list_runs(tmp_path / "ws") if s.id != teacher.id)
-    config = RunConfig.load(Path(student.path) / "config.json")
+    summary = next(s for s in list_runs(tmp_path / "ws") if s.id != teacher.id)
+    student = RunDir(summary.path)
+    config = student.config()
     assert config.distill.teacher == teacher.id and config.distill.alpha == 0.8
-    assert (config.model.kind, config.model.preset, config.tokenizer.kind) == ("hashed", "tiny", "ngrams")
+    assert (config.model.kind, config.tokenizer.kind) == ("linear", "ngrams")
     assert config.data.path == str(data)
-    assert student.state == "completed" and student.lineage_text.startswith("distilled from")
+    assert summary.state == "completed" and summary.lineage_text.startswith("distilled from")
+    # Its n-grams: the teacher's with the longest class-weight rows, as many as asked.
+    rows = get_backbone(load_keras_model(teacher.model_path, compile=False))
+    norms = np.linalg.norm(rows.get_layer(TOKEN_EMBEDDING_NAME).embeddings.numpy(), axis=1)
+    vocab = load_tokenizer(teacher.tokenizer_dir).vocabulary
+    kept = load_tokenizer(student.tokenizer_dir).vocabulary[count_tokens_end() :]
+    assert len(kept) == config.tokenizer.max_ngrams == 80
+    heaviest = sorted(range(count_tokens_end(), len(vocab)), key=lambda i: -norms[i])[: len(kept)]
+    assert set(kept) == {vocab[i] for i in heaviest}
+    assert student.eval_report()["teacher"]["student_share_of_teacher_macro_f1"] > 0.75
+
+
+def test_a_linear_students_float32_file_is_a_tenth_of_its_teachers():
+    for teacher_params, classes in [(412_896, 2), (13_637_304, 43), (2_000_000, 5)]:
+        n = linear_student_ngrams(teacher_params, classes)
+        student_params = (count_tokens_end() + n) * (classes + 3) + classes * (classes + 1)
+        assert 4 * student_params + TFLITE_OVERHEAD_BYTES <= 0.1 * (
+            4 * teacher_params + TFLITE_OVERHEAD_BYTES
+        )
+        assert 4 * student_params + TFLITE_OVERHEAD_BYTES > 0.099 * (
+            4 * teacher_params + TFLITE_OVERHEAD_BYTES
+        )
+    assert linear_student_ngrams(5_000, 2) == MIN_STUDENT_NGRAMS
