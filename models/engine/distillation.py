@@ -22,10 +22,11 @@ from models.config import FITTED_KINDS, ModelConfig, RunConfig
 from models.run_dir import RunDir
 from models.tasks.label_metrics import classification_metrics
 
-# The default student: the hashed n-gram bag reads the linear teacher's own n-grams in a table whose size its
-# preset sets, so a tenth of the teacher fits it whatever the vocabulary (BENCHMARKS.md "Distillation ...":
-# fortunes 0.486 vs the bag-tiny student's 0.461 at a similar size; sms_spam 0.977 at 132 KiB vs 0.972 at
-# 3.4 MiB; level with or below the same model trained directly).
+# The default student of a teacher that is not linear: the hashed n-gram bag reads word and character n-grams
+# in a table whose size its preset sets, so a tenth of the teacher fits it whatever the vocabulary (BENCHMARKS.md
+# "Distillation ..." at commit b7bdde7, from linear teachers: fortunes 0.486 vs the bag-tiny student's 0.461 at
+# a similar size; sms_spam 0.977 at 132 KiB vs 0.972 at 3.4 MiB; level with or below the same model trained
+# directly).
 STUDENT_MODEL = {"kind": "hashed", "preset": "auto"}
 # A linear teacher's default student is linear too, over the tenth of its n-grams with the largest class
 # weights (structured pruning of its vocabulary, then a fit to its soft labels): fortunes 0.526 of the
@@ -37,7 +38,7 @@ LINEAR_TABLES = 3
 # What a float32 TFLite file holds beside the weights (graph, names, metadata; measured 9.3-9.8 KiB for the
 # linear kind): counted so that the student's file, not only its parameter count, is a tenth of the teacher's.
 TFLITE_OVERHEAD_BYTES = 10_240
-MIN_STUDENT_NGRAMS = 256
+MIN_STUDENT_NGRAMS = 256  # a floor for small teachers, whose tenth would hold next to nothing
 SCORE_SELECTED_KINDS = ("hashed",)  # classifiers whose best epoch is their validation macro-F1's
 # The largest preset within STUDENT_SHARE of the teacher's parameters, else the smallest.
 AUTO_PRESET = "auto"
@@ -73,8 +74,10 @@ def teacher_run(workspace: str, ref: str) -> RunDir:
 
 
 def student_config(workspace: str, ref: str) -> RunConfig:
-    """A student's config: the teacher's data and split (so both are scored on the same test rows), a fresh
-    model of the smallest trainable kind; the CLI's flags and the recipe fill in the rest."""
+    """A student's config: the teacher's data and split (so both are scored on the same test rows), and the
+    default student's model: a linear teacher's kind and n-gram settings (student_tokenizer cuts its
+    vocabulary), else the hashed bag sized to a tenth of the teacher; the CLI's flags and the recipe fill in
+    the rest."""
     teacher = teacher_run(workspace, ref)
     taught = teacher.config()
     config = RunConfig(task=taught.task, workspace=workspace, backend=taught.backend)
@@ -201,7 +204,10 @@ def with_teacher(config: RunConfig, run: RunDir, prepared: Any) -> Any:
         extra_x, _ = pack_for_classification(prepared.tokenizer, extra, config.model.seq_len)
         extra_y = soft_targets(soft.probabilities(extra), None, num_classes)
         train_x, train_y = np.concatenate([train_x, extra_x]), np.concatenate([train_y, extra_y])
-    if config.model.kind in FITTED_KINDS:  # fitted once, to the targets' blend (distill_loss's, at T = 1)
+    # A fitted student is fitted once, to the blend of the teacher's probabilities (at T) and the labels: at
+    # T = 1 the minimum of distill_loss's (KL and cross-entropy differ by a constant); other T soften the
+    # targets only, the student's own logits are not divided.
+    if config.model.kind in FITTED_KINDS:
         a = config.distill.alpha
         blend = a * train_y[:, :num_classes] + (1.0 - a) * train_y[:, num_classes:-1]
         unlabelled = train_y[:, -1] == 0
