@@ -147,11 +147,7 @@ def build(workspace: str) -> dict[str, Any]:
         except DataError as err:
             return views.error_markdown(err)
         m = config.model
-        model = (
-            f"{m.kind} (the teacher's heaviest n-grams)"
-            if m.kind in PRUNED_VOCAB_KINDS
-            else f"{m.preset} {m.kind}"
-        )
+        model = f"{m.kind} student" if m.kind in FITTED_KINDS else f"{m.preset} {m.kind}"
         return (
             f"Started `{started.id}`: a {model} learning from this run's probabilities. Follow it on the "
             "**Runs** tab; its report puts its score and size beside the teacher's."
