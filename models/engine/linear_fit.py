@@ -74,8 +74,9 @@ def _tfidf_rows(ids: np.ndarray, tables: dict[str, np.ndarray]) -> Any:
 
 def fit_linear(model: Any, prepared: Any, balanced: bool = False) -> dict[str, Any]:
     """Fit the model's weights on the training split (a distilled student: on its ``soft_train`` targets),
-    C picked by validation macro-F1; returns the fit's record (its loss and accuracy on the training and validation rows, C, validation macro-F1, features,
-    seconds). ``balanced``: each binary fit weighs its two sides by their inverse frequency."""
+    C picked by validation macro-F1; returns the fit's record (its loss and accuracy on the training and
+    validation rows, C, validation macro-F1, features, seconds). ``balanced``: each binary fit weighs its two
+    sides by their inverse frequency."""
     started = time.perf_counter()
     (train_x, train_y), labels = prepared.train_arrays[:2], prepared.labels
     tables = token_tables(prepared.tokenizer, train_x)
