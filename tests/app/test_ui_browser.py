@@ -286,9 +286,16 @@ def test_the_ui_speaks_the_browsers_language(session: dict) -> None:
         sync_api.expect(page.locator("#train-epochs")).to_contain_text("训练轮数")
         assert page.get_by_role("tab", name="Train").count() == 0
         # Switchable: Settings (the footer's last link) lists the languages; English is one choice away.
-        page.locator("footer button, footer a").last.click()
         language = page.locator("input[role=combobox]").last  # the Language choice, below the tabs' own
-        sync_api.expect(language).to_have_value("简体中文")
+        for attempt in range(3):  # a click on the footer can land before its handler is attached: retry it
+            page.locator("footer button, footer a").last.click()
+            try:
+                sync_api.expect(language).to_have_value("简体中文", timeout=4000)
+                break
+            except AssertionError:
+                if attempt == 2:
+                    raise
+                page.keyboard.press("Escape")
         language.click()
         page.get_by_role("option", name="English", exact=True).click()
         page.keyboard.press("Escape")
