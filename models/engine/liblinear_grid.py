@@ -34,13 +34,10 @@ def fit_grid(
     columns = [1] if classes == 2 else list(range(classes))
     jobs = [(c, k) for c in grid for k in columns]
     if soft is not None:
-        fits = joblib.Parallel(n_jobs=min(len(jobs), os.cpu_count() or 1))(
-            joblib.delayed(_soft_binary)(c, x, soft[:, k]) for c, k in jobs
-        )
+        calls = [joblib.delayed(_soft_binary)(c, x, soft[:, k]) for c, k in jobs]
     else:
-        fits = joblib.Parallel(n_jobs=min(len(jobs), os.cpu_count() or 1))(
-            joblib.delayed(_binary)(c, x, (y == k).astype(np.int32), balanced) for c, k in jobs
-        )
+        calls = [joblib.delayed(_binary)(c, x, (y == k).astype(np.int32), balanced) for c, k in jobs]
+    fits = joblib.Parallel(n_jobs=min(len(jobs), os.cpu_count() or 1))(calls)
     out = []
     for c in grid:
         kernel, bias = np.zeros((x.shape[1], classes)), np.zeros(classes)
