@@ -209,6 +209,12 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
     p.add_argument("--learning-rate", "--lr", type=float)
     p.add_argument("--max-steps", type=int)
     p.add_argument("--steps-per-epoch", type=int)
+    p.add_argument(
+        "--validation-tokens",
+        type=int,
+        help="language models: tokens each validation during training reads, spread over the validation "
+        "split (default 32768; 0: all of it); the final evaluation reads the whole held-out split",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument(
         "--class-weight",

@@ -158,14 +158,16 @@ def causal_lm_dataset(
     order: EpochOrder = SHUFFLED,
     drop_remainder: bool = True,
     shard: tuple[int, int] = (0, 1),
+    max_windows: int | None = None,
 ) -> tf.data.Dataset:
     """``(x, y)`` int32 batches of shape ``[batch, seq_len]`` where ``y`` is ``x`` shifted by one token.
 
     ``shard`` ``(index, count)``: this process's slice of every batch (``batch / count`` rows) when ``count``
-    processes train together; every batch must then be whole (``drop_remainder``)."""
+    processes train together; every batch must then be whole (``drop_remainder``). ``max_windows``: at most
+    that many windows, evenly spaced over the stream (``spread``)."""
     stream = np.asarray(token_stream, dtype=np.int32).reshape(-1)
     _check_one_window(len(stream), seq_len)
-    starts = epoch_window_starts(len(stream), seq_len, order)
+    starts = spread(epoch_window_starts(len(stream), seq_len, order), max_windows)
     # Batches of window starts, gathered from one tensor of the stream: the windows lm_windows cuts, in the
     # same order, without three copies of the corpus (windows, their permutation, the dataset's own).
     tokens = tf.convert_to_tensor(stream)
@@ -210,6 +212,14 @@ def epoch_window_starts(length: int, seq_len: int, order: EpochOrder) -> np.ndar
     return lm_window_starts(length, seq_len, offset=offset, count=count)
 
 
+def spread(rows: np.ndarray, most: int | None) -> np.ndarray:
+    """At most ``most`` of ``rows``, evenly spaced from the first to the last (all of them when ``most`` is
+    None or not smaller): a held-out estimate over the whole split whose cost does not grow with it."""
+    if most is None or len(rows) <= most:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, max(1, most)).round().astype(np.int64)]
+
+
 def causal_lm_file_dataset(
     tokens: TokenFile,
     seq_len: int,
@@ -223,9 +233,7 @@ def causal_lm_file_dataset(
     windows read from the file as it is needed, so memory does not grow with the corpus. ``max_windows``
     keeps that many, evenly spaced (a held-out estimate that does not grow with the corpus)."""
     _check_one_window(tokens.length, seq_len)
-    starts = epoch_window_starts(tokens.length, seq_len, order)
-    if max_windows is not None and len(starts) > max_windows:
-        starts = starts[np.linspace(0, len(starts) - 1, max_windows).round().astype(np.int64)]
+    starts = spread(epoch_window_starts(tokens.length, seq_len, order), max_windows)
 
     def read(first: np.ndarray) -> np.ndarray:
         return tokens.windows(first, seq_len + 1)

@@ -67,6 +67,10 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimizer steps in total
     steps_per_epoch: int | None = None  # None: one pass over the training split
     time_budget_s: float | None = None  # stop (and finish normally) after this much training time
+    # Language models: each validation during training reads at most this many tokens, in windows spread evenly
+    # over the validation split (nanoGPT's eval_iters idea), so a check costs well under a second while the
+    # steps wait; the final evaluation reads the whole held-out split. None or 0: the whole split every time.
+    validation_tokens: int | None = 32_768
     early_stopping_patience: int | None = 3  # epochs without val improvement; None: off
     log_every: int = 10
     checkpoint_every: int = 200  # steps; a checkpoint is also written at each epoch end and on stop
@@ -196,6 +200,7 @@ OVERRIDES: dict[str, str] = {
     "learning_rate": "train.learning_rate",
     "max_steps": "train.max_steps",
     "steps_per_epoch": "train.steps_per_epoch",
+    "validation_tokens": "train.validation_tokens",
     "early_stopping_patience": "train.early_stopping_patience",
     "log_every": "train.log_every",
     "seed": "train.seed",

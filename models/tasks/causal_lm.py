@@ -21,6 +21,7 @@ from models.tasks.preparation import (
     prepared,
     tokenizer_for,
     too_small,
+    validation_windows,
 )
 from models.tasks.spec import GENERATE, HEAD_LANGUAGE_MODEL, PreparedData, TaskSpec
 
@@ -48,11 +49,17 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
 
     eval_rows = lm_eval_batch_size(config, tokenizer.vocab_size)
 
-    def eval_set(stream: np.ndarray) -> Any | None:
+    def eval_set(stream: np.ndarray, windows: int | None = None) -> Any | None:
         return held_out_set(
             len(stream) - m.seq_len,
             lambda: causal_lm_dataset(
-                stream, m.seq_len, eval_rows, IN_ORDER, drop_remainder=part[1] > 1, shard=part
+                stream,
+                m.seq_len,
+                eval_rows,
+                IN_ORDER,
+                drop_remainder=part[1] > 1,
+                shard=part,
+                max_windows=windows,
             ),
         )
 
@@ -61,10 +68,15 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         config,
         train_factory,
         tokenizer,
-        val=eval_set(streams[1]),
+        val=eval_set(streams[1], validation_windows(config)),  # the final evaluation reads a whole split
         test=eval_set(streams[2]) or eval_set(streams[1]),
-        report=lm_report(loaded, tokenizer, tokens=tokens),
+        report=lm_report(loaded, tokenizer, tokens=tokens, validation_tokens_at_most=_at_most(config)),
     )
+
+
+def _at_most(config: RunConfig) -> int | None:
+    windows = validation_windows(config)
+    return None if windows is None else windows * config.model.seq_len
 
 
 def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:

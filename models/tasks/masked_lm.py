@@ -19,6 +19,7 @@ from models.tasks.preparation import (
     prepared,
     tokenizer_for,
     too_small,
+    validation_windows,
 )
 from models.tasks.spec import HEAD_LANGUAGE_MODEL, PreparedData, TaskSpec
 
@@ -29,7 +30,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     """Documents joined by [EOS] into one stream, cut into ``[BOS] + (seq_len - 1)`` token rows; the
     tf.data map draws fresh BERT masks per batch and epoch (data.pipelines.masked_lm_dataset)."""
     # TensorFlow loads when data is prepared, not when the task registry is read.
-    from data.pipelines import EpochOrder, encode_documents_for_lm, masked_lm_dataset
+    from data.pipelines import EpochOrder, encode_documents_for_lm, masked_lm_dataset, spread
 
     t, m = config.train, config.model
     if m.kind == "lstm":
@@ -60,14 +61,22 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     def eval_set(ids: np.ndarray) -> Any | None:
         return held_out_set(len(ids), lambda: batches(ids, train=False))
 
+    windows = validation_windows(config)  # rows of seq_len, as a causal LM's windows
+
     counts = {"train": len(rows[0]), "val": len(rows[1]), "test": len(rows[2])}
     return prepared(
         config,
         lambda epoch: batches(rows[0], train=True, epoch=epoch),
         tokenizer,
-        val=eval_set(rows[1]),
+        val=eval_set(spread(rows[1], windows)),  # the final evaluation reads a whole split
         test=eval_set(rows[2]) or eval_set(rows[1]),
-        report=lm_report(loaded, tokenizer, sequences=counts, mask_rate=MASK_RATE),
+        report=lm_report(
+            loaded,
+            tokenizer,
+            sequences=counts,
+            mask_rate=MASK_RATE,
+            validation_sequences_at_most=windows,
+        ),
     )
 
 

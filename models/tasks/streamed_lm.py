@@ -20,6 +20,7 @@ from models.tasks.preparation import (
     lm_eval_batch_size,
     prepared,
     too_small,
+    validation_windows,
 )
 from models.tasks.spec import PreparedData
 
@@ -56,7 +57,9 @@ def prepare(
     eval_windows = max(1, EVAL_TOKENS // m.seq_len)
     eval_rows = lm_eval_batch_size(config, shards.tokenizer.vocab_size)
 
-    def eval_set(split: str) -> Any | None:
+    val_windows = min(eval_windows, validation_windows(config) or eval_windows)
+
+    def eval_set(split: str, windows: int = eval_windows) -> Any | None:
         return held_out_set(
             files[split].length - m.seq_len,
             lambda: causal_lm_file_dataset(
@@ -65,7 +68,7 @@ def prepare(
                 eval_rows,
                 IN_ORDER,
                 drop_remainder=part[1] > 1,  # processes must see equal batches
-                max_windows=eval_windows,
+                max_windows=windows,
                 shard=part,
             ),
         )
@@ -78,13 +81,14 @@ def prepare(
         "vocab_size": shards.tokenizer.vocab_size,
         "streamed": {"cache": cache, "directory": str(shards.directory), "encode_seconds": meta["encode_seconds"],
                      "mb_per_s": meta["mb_per_s"], "tokenizer_sample_bytes": meta["tokenizer_sample_bytes"],
-                     "eval_tokens_at_most": eval_windows * m.seq_len},
+                     "eval_tokens_at_most": eval_windows * m.seq_len,
+                     "validation_tokens_at_most": val_windows * m.seq_len},
     }  # fmt: skip
     return prepared(
         config,
         train_factory,
         shards.tokenizer,
-        val=eval_set("val"),
+        val=eval_set("val", val_windows),
         test=eval_set("test") or eval_set("val"),
         report=report,
     )

@@ -92,12 +92,16 @@ def test_the_file_dataset_yields_the_in_memory_batches(tmp_path, order):
         np.testing.assert_array_equal(y, ey)
 
 
-def test_a_held_out_set_can_be_capped_to_evenly_spaced_windows(tmp_path):
+@pytest.mark.parametrize("from_file", [False, True])
+def test_a_held_out_set_can_be_capped_to_evenly_spaced_windows(tmp_path, from_file):
     stream = np.arange(2_000, dtype=np.int32)
     path = tmp_path / "t.bin"
     path.write_bytes(stream.astype("uint16").tobytes())
     tokens = TokenFile(path, len(stream), "uint16")
-    batches = list(causal_lm_file_dataset(tokens, 10, 4, IN_ORDER, drop_remainder=False, max_windows=9))
+    make = causal_lm_file_dataset if from_file else causal_lm_dataset
+    batches = list(
+        make(tokens if from_file else stream, 10, 4, IN_ORDER, drop_remainder=False, max_windows=9)
+    )
     firsts = np.concatenate([x[:, 0] for x, _ in batches])
     assert len(firsts) == 9 and firsts[0] == 0 and firsts[-1] == 1980 and np.all(np.diff(firsts) > 200)
 

@@ -1,9 +1,17 @@
-"""Evaluation batches of a language model: larger than training's while their logits stay small."""
+"""Evaluation batches of a language model: larger than training's while their logits stay small; validation
+during training capped to evenly spaced windows, the final evaluation whole."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+
+from data.corpus_stream import STREAM_MB_ENV
+from models import tasks
 from models.config import RunConfig
-from models.tasks.preparation import EVAL_LOGITS_BYTES, lm_eval_batch_size
+from models.run_dir import RunDir
+from models.tasks.preparation import EVAL_LOGITS_BYTES, lm_eval_batch_size, validation_windows
+from tests.conftest import make_corpus
 
 
 def _config(batch: int = 32, seq_len: int = 64) -> RunConfig:
@@ -29,3 +37,36 @@ def test_processes_training_together_keep_the_training_batch(monkeypatch):
     config = _config()
     config.distribution, config.backend = "data_parallel", "jax"
     assert lm_eval_batch_size(config, vocab_size=65) == 32
+
+
+def test_a_validation_during_training_reads_at_most_its_token_cap():
+    config = _config(seq_len=64)
+    assert validation_windows(config) == 32_768 // 64  # the default cap
+    config.train.validation_tokens = 100
+    assert validation_windows(config) == 1  # less than a window: still one
+    for whole in (None, 0):
+        config.train.validation_tokens = whole
+        assert validation_windows(config) is None
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_language_models_validation_is_capped_and_its_final_evaluation_reads_the_whole_split(
+    tmp_path, monkeypatch, streamed
+):
+    monkeypatch.setenv(STREAM_MB_ENV, "0" if streamed else "1000")
+    config = RunConfig(task="causal_lm", workspace=str(tmp_path / "ws"))
+    config.data.path = str(make_corpus(tmp_path / "c.txt", chars=40_000))
+    config.data.test_fraction = 0.0  # the final evaluation then reads the validation split, whole
+    config.tokenizer.kind = "char"
+    config.model.seq_len, config.train.batch_size = 32, 8
+    config.train.validation_tokens = 32 * 20
+    data = tasks.prepare(config, RunDir.create(config), None)
+
+    def firsts(dataset):
+        return np.concatenate([x[:, 0] for x, _ in dataset.as_numpy_iterator()])
+
+    whole, capped = firsts(data.test), firsts(data.val)
+    assert len(capped) == 20 and len(whole) > 100  # ~4,000 validation characters: 124 windows
+    assert set(capped) <= set(whole) and capped[0] == whole[0]
+    report = data.report["streamed"] if streamed else data.report
+    assert report["validation_tokens_at_most"] == 640
