@@ -64,19 +64,17 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
         )
 
     tokens = {"train": len(streams[0]), "val": len(streams[1]), "test": len(streams[2])}
+    windows = validation_windows(config, eval_rows)
     return prepared(
         config,
         train_factory,
         tokenizer,
-        val=eval_set(streams[1], validation_windows(config)),  # the final evaluation reads a whole split
+        val=eval_set(streams[1], windows),  # the final evaluation reads a whole split
         test=eval_set(streams[2]) or eval_set(streams[1]),
-        report=lm_report(loaded, tokenizer, tokens=tokens, validation_tokens_at_most=_at_most(config)),
+        report=lm_report(
+            loaded, tokenizer, tokens=tokens, validation_tokens_at_most=windows and windows * m.seq_len
+        ),
     )
-
-
-def _at_most(config: RunConfig) -> int | None:
-    windows = validation_windows(config)
-    return None if windows is None else windows * config.model.seq_len
 
 
 def evaluate(model: Any, data: PreparedData, run: RunDir) -> dict[str, Any]:

@@ -61,7 +61,7 @@ def prepare(config: RunConfig, run: RunDir, tokenizer: Any | None) -> PreparedDa
     def eval_set(ids: np.ndarray) -> Any | None:
         return held_out_set(len(ids), lambda: batches(ids, train=False))
 
-    windows = validation_windows(config)  # rows of seq_len, as a causal LM's windows
+    windows = validation_windows(config, t.batch_size)  # rows of seq_len, as a causal LM's windows
 
     counts = {"train": len(rows[0]), "val": len(rows[1]), "test": len(rows[2])}
     return prepared(

@@ -95,11 +95,12 @@ def lm_eval_batch_size(config: RunConfig, vocab_size: int) -> int:
     return rows * max(1, min(4, EVAL_LOGITS_BYTES // per_batch))
 
 
-def validation_windows(config: RunConfig) -> int | None:
-    """How many seq_len windows a language model's validation during training reads (``train.validation_tokens``
-    over the window length, at least one); None: the whole validation split."""
+def validation_windows(config: RunConfig, batch: int = 1) -> int | None:
+    """How many seq_len windows a language model's validation during training reads: ``train.validation_tokens``
+    over the window length, at least one evaluation ``batch`` (processes training together drop a partial
+    one); None: the whole validation split."""
     tokens = config.train.validation_tokens
-    return max(1, tokens // config.model.seq_len) if tokens else None
+    return max(batch, tokens // config.model.seq_len) if tokens else None
 
 
 def held_out_set(examples: int, build: Callable[[], Any]) -> Any | None:

@@ -57,7 +57,7 @@ def prepare(
     eval_windows = max(1, EVAL_TOKENS // m.seq_len)
     eval_rows = lm_eval_batch_size(config, shards.tokenizer.vocab_size)
 
-    val_windows = min(eval_windows, validation_windows(config) or eval_windows)
+    val_windows = min(eval_windows, validation_windows(config, eval_rows) or eval_windows)
 
     def eval_set(split: str, windows: int = eval_windows) -> Any | None:
         return held_out_set(

@@ -44,6 +44,7 @@ def test_a_validation_during_training_reads_at_most_its_token_cap():
     assert validation_windows(config) == 32_768 // 64  # the default cap
     config.train.validation_tokens = 100
     assert validation_windows(config) == 1  # less than a window: still one
+    assert validation_windows(config, batch=16) == 16  # and at least one evaluation batch
     for whole in (None, 0):
         config.train.validation_tokens = whole
         assert validation_windows(config) is None
@@ -59,14 +60,29 @@ def test_a_language_models_validation_is_capped_and_its_final_evaluation_reads_t
     config.data.test_fraction = 0.0  # the final evaluation then reads the validation split, whole
     config.tokenizer.kind = "char"
     config.model.seq_len, config.train.batch_size = 32, 8
-    config.train.validation_tokens = 32 * 20
+    config.train.validation_tokens = 32 * 40  # 40 windows: more than one evaluation batch of 32
     data = tasks.prepare(config, RunDir.create(config), None)
 
     def firsts(dataset):
         return np.concatenate([x[:, 0] for x, _ in dataset.as_numpy_iterator()])
 
     whole, capped = firsts(data.test), firsts(data.val)
-    assert len(capped) == 20 and len(whole) > 100  # ~4,000 validation characters: 124 windows
+    assert len(capped) == 40 and len(whole) > 100  # ~4,000 validation characters: 124 windows
     assert set(capped) <= set(whole) and capped[0] == whole[0]
     report = data.report["streamed"] if streamed else data.report
-    assert report["validation_tokens_at_most"] == 640
+    assert report["validation_tokens_at_most"] == 1280
+
+
+def test_a_masked_language_models_validation_is_capped_too(tmp_path):
+    config = RunConfig(task="masked_lm", workspace=str(tmp_path / "ws"))
+    config.data.path = str(make_corpus(tmp_path / "c.txt", chars=40_000))
+    config.tokenizer.kind = "char"
+    config.model.seq_len, config.train.batch_size = 32, 8
+    config.train.validation_tokens = 32 * 20
+    data = tasks.prepare(config, RunDir.create(config), None)
+
+    def rows(dataset):
+        return sum(len(x) for x, _, _ in dataset.as_numpy_iterator())
+
+    assert rows(data.val) == 20 and rows(data.test) > 100  # the test split (10%): every row
+    assert data.report["validation_sequences_at_most"] == 20
