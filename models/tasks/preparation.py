@@ -97,10 +97,11 @@ def lm_eval_batch_size(config: RunConfig, vocab_size: int) -> int:
 
 def validation_windows(config: RunConfig, batch: int = 1) -> int | None:
     """How many seq_len windows a language model's validation during training reads: ``train.validation_tokens``
-    over the window length, at least one evaluation ``batch`` (processes training together drop a partial
-    one); None: the whole validation split."""
+    over the window length, cut to whole evaluation batches of ``batch`` rows and at least one (processes
+    training together drop a partial batch, and one batch shape is one XLA compilation); None: the whole
+    validation split."""
     tokens = config.train.validation_tokens
-    return max(batch, tokens // config.model.seq_len) if tokens else None
+    return max(batch, tokens // config.model.seq_len // batch * batch) if tokens else None
 
 
 def held_out_set(examples: int, build: Callable[[], Any]) -> Any | None:

@@ -45,6 +45,8 @@ def test_a_validation_during_training_reads_at_most_its_token_cap():
     config.train.validation_tokens = 100
     assert validation_windows(config) == 1  # less than a window: still one
     assert validation_windows(config, batch=16) == 16  # and at least one evaluation batch
+    config.train.validation_tokens = 32_768
+    assert validation_windows(config, batch=48) == 480  # whole batches: 512 windows cut to 10 x 48
     for whole in (None, 0):
         config.train.validation_tokens = whole
         assert validation_windows(config) is None
@@ -60,17 +62,17 @@ def test_a_language_models_validation_is_capped_and_its_final_evaluation_reads_t
     config.data.test_fraction = 0.0  # the final evaluation then reads the validation split, whole
     config.tokenizer.kind = "char"
     config.model.seq_len, config.train.batch_size = 32, 8
-    config.train.validation_tokens = 32 * 40  # 40 windows: more than one evaluation batch of 32
+    config.train.validation_tokens = 32 * 70  # 70 windows, cut to two evaluation batches of 32
     data = tasks.prepare(config, RunDir.create(config), None)
 
     def firsts(dataset):
         return np.concatenate([x[:, 0] for x, _ in dataset.as_numpy_iterator()])
 
     whole, capped = firsts(data.test), firsts(data.val)
-    assert len(capped) == 40 and len(whole) > 100  # ~4,000 validation characters: 124 windows
+    assert len(capped) == 64 and len(whole) > 100  # ~4,000 validation characters: 124 windows
     assert set(capped) <= set(whole) and capped[0] == whole[0]
     report = data.report["streamed"] if streamed else data.report
-    assert report["validation_tokens_at_most"] == 1280
+    assert report["validation_tokens_at_most"] == 64 * 32
 
 
 def test_a_masked_language_models_validation_is_capped_too(tmp_path):
@@ -78,11 +80,11 @@ def test_a_masked_language_models_validation_is_capped_too(tmp_path):
     config.data.path = str(make_corpus(tmp_path / "c.txt", chars=40_000))
     config.tokenizer.kind = "char"
     config.model.seq_len, config.train.batch_size = 32, 8
-    config.train.validation_tokens = 32 * 20
+    config.train.validation_tokens = 32 * 24  # three batches of 8
     data = tasks.prepare(config, RunDir.create(config), None)
 
     def rows(dataset):
         return sum(len(x) for x, _, _ in dataset.as_numpy_iterator())
 
-    assert rows(data.val) == 20 and rows(data.test) > 100  # the test split (10%): every row
-    assert data.report["validation_sequences_at_most"] == 20
+    assert rows(data.val) == 24 and rows(data.test) > 100  # the test split (10%): every row
+    assert data.report["validation_sequences_at_most"] == 24
