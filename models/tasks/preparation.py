@@ -97,11 +97,20 @@ def lm_eval_batch_size(config: RunConfig, vocab_size: int) -> int:
 
 def validation_windows(config: RunConfig, batch: int = 1) -> int | None:
     """How many seq_len windows a language model's validation during training reads: ``train.validation_tokens``
-    over the window length, cut to whole evaluation batches of ``batch`` rows and at least one (processes
-    training together drop a partial batch, and one batch shape is one XLA compilation); None: the whole
-    validation split."""
+    over the window length (at least one), cut to whole evaluation batches of ``batch`` rows when it fills one
+    (one batch shape is one XLA compilation); None: the whole validation split."""
     tokens = config.train.validation_tokens
-    return max(batch, tokens // config.model.seq_len // batch * batch) if tokens else None
+    if tokens is not None and tokens < 0:
+        raise DataError(
+            f"train.validation_tokens is {tokens}: it counts tokens.",
+            hint="give a positive number (--validation-tokens 32768), or 0 to validate on the whole split.",
+        )
+    if not tokens:
+        return None
+    windows = max(1, tokens // config.model.seq_len)
+    if windows >= batch:
+        return windows // batch * batch
+    return batch if process_shard(config).count > 1 else windows  # processes together drop a partial batch
 
 
 def held_out_set(examples: int, build: Callable[[], Any]) -> Any | None:

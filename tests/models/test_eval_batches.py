@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from data.corpus_stream import STREAM_MB_ENV
+from data.errors import DataError
 from models import tasks
 from models.config import RunConfig
 from models.run_dir import RunDir
@@ -37,6 +38,8 @@ def test_processes_training_together_keep_the_training_batch(monkeypatch):
     config = _config()
     config.distribution, config.backend = "data_parallel", "jax"
     assert lm_eval_batch_size(config, vocab_size=65) == 32
+    config.train.validation_tokens = 100  # one window: processes drop a partial batch, so a whole one
+    assert validation_windows(config, batch=32) == 32
 
 
 def test_a_validation_during_training_reads_at_most_its_token_cap():
@@ -44,12 +47,15 @@ def test_a_validation_during_training_reads_at_most_its_token_cap():
     assert validation_windows(config) == 32_768 // 64  # the default cap
     config.train.validation_tokens = 100
     assert validation_windows(config) == 1  # less than a window: still one
-    assert validation_windows(config, batch=16) == 16  # and at least one evaluation batch
+    assert validation_windows(config, batch=16) == 1  # less than a batch: one partial batch
     config.train.validation_tokens = 32_768
     assert validation_windows(config, batch=48) == 480  # whole batches: 512 windows cut to 10 x 48
     for whole in (None, 0):
         config.train.validation_tokens = whole
         assert validation_windows(config) is None
+    config.train.validation_tokens = -1
+    with pytest.raises(DataError, match="validation_tokens is -1"):
+        validation_windows(config)
 
 
 @pytest.mark.parametrize("streamed", [False, True])
