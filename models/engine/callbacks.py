@@ -77,7 +77,9 @@ class EngineMonitor(keras.callbacks.Callback):
         return self.elapsed_before + (time.time() - self.started_at)
 
     def _train_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
-        previous, self.step = self.step, self._fit_start_step + batch + 1
+        # Keras names an execution's last batch as if it ran every one of its steps_per_execution steps,
+        # past the end of the fit's data on its last execution: count no further than the fit's data goes.
+        previous, self.step = self.step, min(self._fit_start_step + batch + 1, self._fit_end_step)
         loss = float(logs.get("loss", float("nan")))
         if not math.isfinite(loss):
             self._fail(f"the training loss became {loss} at step {self.step}")
