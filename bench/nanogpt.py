@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -39,12 +40,23 @@ TEXTLAB_TRAIN = {"batch_size": 12, "learning_rate": 1e-3, "weight_decay": 0.1, "
 RECIPE_MODEL = {"num_layers": 2}
 RECIPE_TRAIN = {**TEXTLAB_TRAIN, "batch_size": 16, "learning_rate": 8e-3, "jit_compile": True}
 STEP_SHARE = 0.4
+# The recipe's batch grows with the square root of the budget, from 16 at nanoGPT's 2,000 steps, in multiples of
+# 8: a longer run reaches a lower loss, where larger batches pay (the critical batch size grows as the loss falls,
+# McCandlish et al. 2018, "An Empirical Model of Large-Batch Training"). At 0.4x the steps and batch 16 the
+# recipe fell behind nanoGPT's loss at 2x and 4x the budget (BENCHMARKS.md, commit 5abf99e).
+BASE_BUDGET = 2000
 VALIDATIONS = 4  # per textlab run
 ARMS = ("same", "recipe")
 ARM_LABELS = {
     "same": "nanoGPT's network and settings",
-    "recipe": "textlab's recipe (2 layers, batch 16, lr 8e-3, XLA)",
+    "recipe": "textlab's recipe (2 layers, batch {batch}, lr 8e-3, XLA)",
 }
+
+
+def recipe_batch(steps: int) -> int:
+    """The recipe arm's batch for a budget of nanoGPT ``steps``: 16 x sqrt(steps / BASE_BUDGET), to a multiple
+    of 8 (16 at 2,000 steps, 24 at 4,000, 32 at 8,000)."""
+    return max(16, 8 * round(2 * math.sqrt(steps / BASE_BUDGET)))
 
 
 def nanogpt_copy(source: Path, workdir: Path) -> Path:
@@ -118,10 +130,11 @@ def score_checkpoint(checkpoint: str, copy: str) -> dict[str, float]:
 
 def run_textlab(workdir: Path, steps: int, arm: str = "same") -> dict[str, Any]:
     """textlab's whole ``app train`` for nanoGPT's ``steps``: its network and settings (``same``) or textlab's
-    recipe (``recipe``: RECIPE_MODEL, RECIPE_TRAIN, STEP_SHARE of the steps)."""
+    recipe (``recipe``: RECIPE_MODEL, RECIPE_TRAIN at recipe_batch's batch, STEP_SHARE of the steps)."""
     from bench.lm_configs import train_command
 
-    train, model = (TEXTLAB_TRAIN, {}) if arm == "same" else (RECIPE_TRAIN, RECIPE_MODEL)
+    recipe = {**RECIPE_TRAIN, "batch_size": recipe_batch(steps)}
+    train, model = (TEXTLAB_TRAIN, {}) if arm == "same" else (recipe, RECIPE_MODEL)
     own_steps = steps if arm == "same" else round(steps * STEP_SHARE)
     # 4 validations whatever the steps. nanoGPT estimates its loss 8 times on 20 batches of 12 x 64 tokens per
     # split; textlab validates on the engine's default 32,768 tokens of the validation split.
@@ -155,7 +168,12 @@ def main() -> None:
         "budgets": {},
         "nanogpt_args": NANOGPT_ARGS,
         "textlab_train": TEXTLAB_TRAIN,
-        "recipe": {"model": RECIPE_MODEL, "train": RECIPE_TRAIN, "step_share": STEP_SHARE},
+        "recipe": {
+            "model": RECIPE_MODEL,
+            "train": RECIPE_TRAIN,
+            "step_share": STEP_SHARE,
+            "batch_by_budget": {steps: recipe_batch(steps) for steps in args.budgets},
+        },
     }
     rows = []
     try:
@@ -169,7 +187,8 @@ def main() -> None:
                 ours = run_textlab(workdir, steps, arm)
                 reached = next((t for t, _, v in ours["curve"] if v <= ref["val_loss"]), None)
                 entry[arm] = {**ours, "training_s_to_target": reached}
-                rows.append([steps, ARM_LABELS[arm], ours["steps"], ref["val_loss"], ours["val_loss"],
+                label = ARM_LABELS[arm].format(batch=recipe_batch(steps))
+                rows.append([steps, label, ours["steps"], ref["val_loss"], ours["val_loss"],
                              ref["wall_s"], ours["wall_s"], f"{ours['wall_s'] / ref['wall_s']:.2f}x",
                              "yes" if ours["val_loss"] <= ref["val_loss"] else "no",
                              "-" if reached is None else f"{reached:.0f} s of training"])  # fmt: skip
@@ -192,8 +211,9 @@ def main() -> None:
         "AdamW's beta2 is 0.999 where nanoGPT sets 0.99), 90/10 split (val_fraction 0.1, test 0), validation "
         f"every 1/{VALIDATIONS} of the steps on the engine's default 32,768 evenly spaced tokens of the validation "
         "split (the final evaluation reads all of it). The recipe arm: the same width, heads "
-        "and context with 2 layers, batch 16, lr 8e-3 (same warm-up, decay, clip), jit_compile=True, "
-        f"{STEP_SHARE:g} x nanoGPT's steps. Wall time: the "
+        "and context with 2 layers, lr 8e-3 (same warm-up, decay, clip), jit_compile=True, "
+        f"{STEP_SHARE:g} x nanoGPT's steps, and a batch of 16 x sqrt(nanoGPT's steps / {BASE_BUDGET:,}) rounded to "
+        "a multiple of 8 (16, 24, 32 at 2,000, 4,000, 8,000 steps). Wall time: the "
         "whole command each (imports, data, compilation, checkpoints, validation). "
         "Val loss: mean cross-entropy over every position of the validation split's non-overlapping 64-character "
         "windows (nanoGPT's checkpoint scored with its own model.py; textlab's final evaluation). 'Reaches ... "
