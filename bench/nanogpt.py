@@ -55,7 +55,7 @@ ARM_LABELS = {
 
 def recipe_batch(steps: int) -> int:
     """The recipe arm's batch for a budget of nanoGPT ``steps``: 16 x sqrt(steps / BASE_BUDGET), to a multiple
-    of 8 (16 at 2,000 steps, 24 at 4,000, 32 at 8,000)."""
+    of 8 and at least 16 (16 at 2,000 steps, 24 at 4,000, 32 at 8,000)."""
     return max(16, 8 * round(2 * math.sqrt(steps / BASE_BUDGET)))
 
 
