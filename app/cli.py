@@ -39,7 +39,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
         if getattr(args, "recipe", None) == "auto":  # asked for by name: say so when this task has none
             require_recipe(
-                config, "the data-driven recipe", "drop --recipe auto, or train a classifier or a tagger."
+                config,
+                "the data-driven recipe",
+                "drop --recipe auto, or train a classifier, a tagger or a causal language model.",
             )
         chosen_model = {"kind", "preset"} if args.command == "distill" else set()
         choose(config, keep=set(given) | chosen_model)

@@ -1,6 +1,6 @@
-"""The recipes chosen from the data (classifiers and token taggers): tokenizer, model, sequence length and
-optimisation, each with the reason it was chosen (saved in config.json as ``recipe``; any explicit setting
-overrides its choice)."""
+"""The recipes chosen from the data (classifiers, token taggers and causal language models): tokenizer, model,
+sequence length and optimisation, each with the reason it was chosen (saved in config.json as ``recipe``; any
+explicit setting overrides its choice)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from data.tokenizers.ngrams import ngram_positions
 from data.tokenizers.word_features import SLOTS as CRF_WORD_SLOTS
 from models import tasks
 from models.config import RunConfig
+from models.engine.lm_recipe import lm_choices
 
 WORDPIECE_VOCAB = 8000
 PIECES_PER_WORD = 1.5  # WordPiece pieces per whitespace word, roughly, on English-like text
@@ -71,9 +72,14 @@ RECIPE_KEYS = (
     "batch_size",
     "learning_rate",
     "epochs",
+    "dropout",
 )
 # Tasks with a recipe, by interface, and what the refusal calls them.
-RECIPE_INTERFACES = {tasks.CLASSIFY: "classifiers", tasks.TAG: "token taggers"}
+RECIPE_INTERFACES = {
+    tasks.CLASSIFY: "classifiers",
+    tasks.TAG: "token taggers",
+    tasks.GENERATE: "language models",
+}
 
 
 @dataclass
@@ -297,7 +303,8 @@ def require_recipe(
 ) -> None:
     """Refuse, naming ``what`` (the recipe, the search), a task outside ``interfaces`` or a fine-tune."""
     if not has_recipe(config, interfaces):
-        whom = " and ".join(RECIPE_INTERFACES[i] for i in interfaces)
+        names = [RECIPE_INTERFACES[i] for i in interfaces]
+        whom = " and ".join(names) if len(names) < 3 else f"{', '.join(names[:-1])} and {names[-1]}"
         raise DataError(
             f"{what} is for {whom} trained from scratch; {config.task} runs take explicit settings.",
             hint=hint,
@@ -322,9 +329,12 @@ def choose(config: RunConfig, keep: set[str] | frozenset[str] = frozenset()) -> 
 
 
 def recipe_for(config: RunConfig, kind: str | None = None, tokenizer: str | None = None) -> Recipe:
-    """The recipe for the config's classifier or tagger data (``kind``, ``tokenizer``: the user's own; seq_len
-    is counted in the tokenizer's units)."""
+    """The recipe for the config's classifier, tagger or language-model data (``kind``, ``tokenizer``: the
+    user's own; seq_len is counted in the tokenizer's units)."""
     d = config.data
+    if tasks.get(config.task).interface == tasks.GENERATE:
+        settings, reasons = lm_choices(config)
+        return Recipe(settings, reasons)
     stamp = os.stat(d.path).st_mtime_ns if os.path.exists(d.path) else 0
     share = 1.0 - d.val_fraction - d.test_fraction
     if tasks.get(config.task).interface == tasks.TAG:

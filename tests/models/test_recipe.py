@@ -10,6 +10,8 @@ import pytest
 
 from app.cli import build_parser, config_from_args, main
 from data.errors import DataError
+from models import tasks
+from models.engine.lm_recipe import corpus_tokens
 from models.engine.recipe import classifier_recipe
 from tests.conftest import make_sentiment_csv
 
@@ -120,20 +122,49 @@ def test_the_recipe_is_the_default_and_steps_aside_when_asked(tmp_path: Path):
 def test_tasks_without_a_recipe_are_left_alone_and_say_so_when_asked(tmp_path: Path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("the cat sat on the mat\n" * 50, encoding="utf-8")
-    lm = _cli("--workspace", str(tmp_path), "train", "--task", "causal_lm", "--data", str(corpus))
-    assert lm.recipe == [] and lm.model.kind == "transformer"
-    with pytest.raises(DataError, match="recipe is for classifiers"):
-        _cli(
-            "--workspace",
-            str(tmp_path),
-            "train",
-            "--task",
-            "causal_lm",
-            "--data",
-            str(corpus),
-            "--recipe",
-            "auto",
-        )
+    (task, *_) = tasks.names(lambda spec: spec.interface is None)  # pretraining only: nothing to choose for
+    plain = _cli("--workspace", str(tmp_path), "train", "--task", task, "--data", str(corpus))
+    assert plain.recipe == [] and plain.train.learning_rate == 1e-3 and plain.model.dropout == 0.1
+    with pytest.raises(DataError, match="recipe is for classifiers, token taggers and language models"):
+        _cli("--workspace", str(tmp_path), "train", "--task", task, "--data", str(corpus), "--recipe", "auto")
+
+
+def test_a_language_model_gets_a_rate_by_width_no_dropout_and_enough_passes(tmp_path: Path):
+    (task,) = tasks.names(lambda spec: spec.interface == tasks.GENERATE)
+    small = tmp_path / "small.txt"  # 19,220 characters: 3 steps a pass at batch 32 x 128 on 80%
+    small.write_text(("the cat sat on the mat. " * 40 + "\n") * 20, encoding="utf-8")
+    lm = _cli("--workspace", str(tmp_path), "train", "--task", task, "--data", str(small))
+    assert lm.train.learning_rate == 1e-2 and lm.model.dropout == 0.0  # the tiny preset is 64 wide
+    assert lm.train.epochs == 30 and "about 3 steps" in _reason_of(lm.recipe, "up to 30 epochs")
+    large = tmp_path / "large.txt"  # 1,200,000 characters: 234 steps a pass, 3 passes reach 600 updates
+    large.write_text("x" * 1_199_999 + "\n", encoding="utf-8")
+    wide = _cli(
+        "--workspace", str(tmp_path), "train", "--task", task, "--data", str(large), "--size", "small"
+    )
+    assert wide.train.learning_rate == 5e-3 and wide.train.epochs == 3  # 128 wide: half the rate
+    own = _cli(
+        "--workspace", str(tmp_path), "train", "--task", task, "--data", str(small),
+        "--learning-rate", "2e-3", "--epochs", "5",
+    )  # fmt: skip
+    assert own.train.learning_rate == 2e-3 and own.train.epochs == 5 and own.model.dropout == 0.0
+    assert own.recipe[-1] == "kept your own epochs, learning_rate"
+    off = _cli(
+        "--workspace", str(tmp_path), "train", "--task", task, "--data", str(small), "--recipe", "none"
+    )
+    assert off.recipe == [] and off.train.learning_rate == 1e-3 and off.model.dropout == 0.1
+
+
+def test_a_language_model_in_characters_not_bytes():
+    text = "天地玄黄宇宙洪荒日月盈昃辰宿列张" * 1000  # 16,000 characters, 48,000 bytes in UTF-8
+    assert corpus_tokens_of(text, "char") == 16_000
+    words = "the cat sat on the mat\n" * 1000  # 6,000 words, 1.5 pieces each
+    assert corpus_tokens_of(words, "wordpiece") == pytest.approx(
+        9_000, rel=0.05
+    )  # newlines count as characters
+
+
+def _reason_of(reasons: list[str], start: str) -> str:
+    return next(r for r in reasons if r.startswith(start))
 
 
 def test_unreadable_data_leaves_the_error_to_the_run(tmp_path: Path):
@@ -150,3 +181,12 @@ def test_recipe_run_end_to_end_beats_the_majority_class(tmp_path: Path, capsys):
     report = json.loads((run / "eval.json").read_text())
     assert json.loads((run / "config.json").read_text())["recipe"]
     assert report["accuracy"] > 0.5 + 0.3  # two balanced classes: the majority class scores 0.5
+
+
+def corpus_tokens_of(text: str, tokenizer: str, tmp: Path | None = None) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "corpus.txt"
+        path.write_text(text, encoding="utf-8")
+        return corpus_tokens(str(path), tokenizer)
