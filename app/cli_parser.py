@@ -123,9 +123,10 @@ def _add_train_options(p: argparse.ArgumentParser, command: str) -> None:
         p.add_argument(
             "--recipe",
             choices=["auto", "none"],
-            help="auto (the default without --config): a classifier's tokenizer, model, seq_len and "
-            "optimisation chosen from the data, each reason printed and saved in config.json; flags you give "
-            "still win. none: the config's (or the built-in) settings as they are",
+            help="auto (the default without --config): a classifier's or tagger's tokenizer, model, seq_len and "
+            "optimisation, a language model's learning rate, dropout and epochs, chosen from the data, each "
+            "reason printed and saved in config.json; flags you give still win. none: the config's (or the "
+            "built-in) settings as they are",
         )
     if command == "search":
         p.add_argument("--trials", type=int, default=6, help="settings to try (default 6)")
