@@ -154,6 +154,21 @@ def test_untouched_form_takes_the_recipe_as_the_cli_does(tmp_path: Path) -> None
     assert manual.recipe == [] and manual.model.kind == "transformer"
 
 
+def test_an_untouched_language_model_form_takes_its_recipe_as_the_cli_does(tmp_path: Path) -> None:
+    from models import tasks
+
+    (task,) = tasks.names(lambda spec: spec.interface == tasks.GENERATE)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("the cat sat on the mat. " * 2000, encoding="utf-8")
+    dataset = {"path": str(corpus), "text_column": None, "label_column": None, "text_mode": None}
+    form = forms.TrainForm(task_label=tasks.get(task).label, epochs=5, own=["epochs"])
+    ui = forms.run_config(str(tmp_path), dataset, form)
+    cli = _cli("--workspace", str(tmp_path), "train", "--task", task, "--data", str(corpus), "--epochs", "5")
+    assert ui.to_dict() == cli.to_dict()
+    assert ui.train.learning_rate == 1e-2 and ui.model.dropout == 0.0 and ui.train.epochs == 5
+    assert forms.recipe_fields(ui)["learning_rate"] == 1e-2 and ui.recipe[-1] == "kept your own epochs"
+
+
 def test_advanced_split_and_seed_match_cli_flags(tmp_path: Path) -> None:
     form = forms.TrainForm(
         task_label="Classifier", val_fraction=0.2, test_fraction=0.05, seed=7, recipe=False
