@@ -33,7 +33,7 @@ def lm_choices(config: RunConfig) -> tuple[dict[str, Any], list[str]]:
     m = config.model
     if m.kind == "transformer":
         width = int(PRESETS["transformer"].get(m.preset or "", {}).get("hidden_dim", m.hidden_dim))
-        rate = float(f"{RATE_AT_WIDTH_64 * 64 / width:.2g}")
+        rate = float(f"{RATE_AT_WIDTH_64 * 64 / max(1, width):.2g}")
         settings.update(learning_rate=rate, dropout=0.0)
         reasons.append(
             f"AdamW lr {rate:g} for a {width}-wide Transformer (1e-2 at width 64, less in proportion for wider "
