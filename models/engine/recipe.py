@@ -21,10 +21,9 @@ from data.tokenizers.ngrams import ngram_positions
 from data.tokenizers.word_features import SLOTS as CRF_WORD_SLOTS
 from models import tasks
 from models.config import RunConfig
-from models.engine.lm_recipe import lm_choices
+from models.engine.lm_recipe import PIECES_PER_WORD, lm_choices
 
 WORDPIECE_VOCAB = 8000
-PIECES_PER_WORD = 1.5  # WordPiece pieces per whitespace word, roughly, on English-like text
 SEQ_LEN_RANGE = (16, 256)
 # The recipe's model: the linear TF-IDF kind, fitted in closed form (BENCHMARKS.md, "The default classifier
 # recipe ..."); a user who picks the bag gets the bag's measured settings ("The n-gram bag classifier ...").
