@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from data.textshape import chars_per_token
-from models.architecture.presets import PRESETS
+from models.architecture.presets import resolve_model_config
 from models.config import RunConfig
 
 # A 64-wide Transformer LM trains best near 1e-2 here (1e-3, the engine's default, left it 0.2-0.5 nats behind
@@ -32,7 +32,7 @@ def lm_choices(config: RunConfig) -> tuple[dict[str, Any], list[str]]:
     reasons: list[str] = []
     m = config.model
     if m.kind == "transformer":
-        width = int(PRESETS["transformer"].get(m.preset or "", {}).get("hidden_dim", m.hidden_dim))
+        width = resolve_model_config(m).hidden_dim  # an unknown preset: a DataError the run reports
         rate = float(f"{RATE_AT_WIDTH_64 * 64 / max(1, width):.2g}")
         settings.update(learning_rate=rate, dropout=0.0)
         reasons.append(
