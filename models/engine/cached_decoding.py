@@ -13,6 +13,7 @@ from keras import ops
 from models.architecture.backbone import BACKBONE_NAME, TOKEN_EMBEDDING_NAME
 from models.architecture.layers import PaddingMask, ZeroPadPositions
 from models.decoding import ContextWindow, default_keep
+from models.engine.numpy_decoding import numpy_decoder
 
 # Every layer a causal backbone of models.architecture may hold, per kind. Anything else (a layer added to the
 # architecture later, a foreign file) means the cached path might not compute what the model does: it is
@@ -65,6 +66,15 @@ def cached_lm(model: Any, seq_len: int) -> CachedLM | None:
     ):
         return LSTMCache(model, seq_len)
     return None
+
+
+def generation_lm(model: Any, seq_len: int) -> Any:
+    """What generation steps with: a Transformer's numpy twin (models.engine.numpy_decoding) where it has one,
+    else ``cached_lm``'s compiled path (an LSTM, a Transformer the twin does not compute), else None."""
+    lm = cached_lm(model, seq_len)
+    if isinstance(lm, TransformerCache):
+        return numpy_decoder(lm) or lm
+    return lm
 
 
 class CachedLM:

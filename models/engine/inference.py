@@ -25,8 +25,8 @@ class LoadedRun:
     labels: list[str]
     task: str
     seq_len: int
-    # A causal LM's compiled cached-decoding functions (models.engine.cached_decoding.CachedLM), built on its
-    # first generation and kept with the model so later ones do not trace again.
+    # A causal LM's cached decoding (models.engine.cached_decoding.generation_lm: a Transformer's numpy twin, an
+    # LSTM's compiled step), built on its first generation and kept with the model so later ones reuse it.
     cached_lm: Any = field(default=None, repr=False)
 
 
@@ -100,7 +100,7 @@ def generate_stream(
     top_k: int = 0,
     top_p: float = 1.0,
     seed: int | None = None,
-    use_cache: bool = True,
+    use_cache: bool | None = True,
     keep: int | None = None,
 ) -> Iterator[str]:
     """Yield generated text piece by piece, reading a window of at most seq_len tokens that shifts to its newest
@@ -108,7 +108,9 @@ def generate_stream(
 
     A Transformer LM reuses its keys/values and an LSTM LM carries its state (models.engine.cached_decoding)
     unless ``use_cache`` is false, which runs the model on the whole window for every token, as does any
-    other model. Both give the same logits, so the same tokens. Tokens are chosen by models.decoding.choose_token
+    other model; None uses only a cached path that compiles nothing (a Transformer's numpy twin), for one-off
+    generations where an LSTM step's compiling would cost more than it saves. Both give the same logits, so the
+    same tokens. Tokens are chosen by models.decoding.choose_token
     (greedy at temperature 0), seeded by ``seed``.
     """
     from data.tokenizers import BOS, EOS
@@ -137,14 +139,17 @@ def generate_stream(
 
 
 def _next_logits(
-    loaded: LoadedRun, use_cache: bool, context_window: Any
+    loaded: LoadedRun, use_cache: bool | None, context_window: Any
 ) -> Callable[[list[int]], np.ndarray]:
     """tokens -> float32 logits [1, vocab] for the next token, from the context ``context_window`` gives."""
     from data.tokenizers import PAD
-    from models.engine.cached_decoding import CachedSession, cached_lm
+    from models.engine.cached_decoding import CachedSession, generation_lm
+    from models.engine.numpy_decoding import NumpyTransformer
 
-    if use_cache and loaded.cached_lm is None:
-        loaded.cached_lm = cached_lm(loaded.model, loaded.seq_len)
+    if use_cache is not False and loaded.cached_lm is None:
+        loaded.cached_lm = generation_lm(loaded.model, loaded.seq_len)
+    if use_cache is None:
+        use_cache = isinstance(loaded.cached_lm, NumpyTransformer)
     if use_cache and loaded.cached_lm is not None:
         # A session per generation: the Playground may run two at once on the same loaded model.
         return CachedSession(loaded.cached_lm, context_window.keep).next_logits
