@@ -182,9 +182,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         top_k=args.top_k,
         top_p=args.top_p,
         seed=args.seed,
-        # One generation per process: compiling the cached path (2.5 s, BENCHMARKS.md "Generation") costs more
-        # than it saves at the default 200 tokens, so the CLI asks for it; the Playground keeps its compiled
-        # step across generations and always uses it.
+        # One generation per process: unasked (None), only a cached path with nothing to compile (BENCHMARKS.md
+        # "Generation"); the Playground keeps its decoder across generations and always uses it.
         use_cache=args.kv_cache,
     ):
         sys.stdout.write(piece)

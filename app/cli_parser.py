@@ -77,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, default=None)
     generate.add_argument(
         "--kv-cache",
-        action="store_true",
-        help="reuse keys/values between tokens (same text; its 2-3 s of compiling pays off only past ~1,000 tokens)",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="reuse keys/values (Transformer) or state (LSTM) between tokens; the same text. Default: on for a "
+        "Transformer (nothing to compile), off for an LSTM (its compiled step pays off only past ~1,000 tokens)",
     )
 
     classify = sub.add_parser("classify", help="label probabilities for one or more texts")
