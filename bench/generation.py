@@ -21,6 +21,7 @@ BEFORE = "issue-time code"  # commit 9c2b643, whose 111.5 tokens/s issue 16 quot
 SLIDE = "full window, slide by 1"  # every token a whole window, the window moved one token at a time
 FULL = "full window"  # the whole window per token, the window restarting on its newest tokens
 CACHED = "cached"  # the default: keys/values reused; a prefill only when the window restarts
+COMPILED = "cached, compiled step"  # the same cache stepped by the backend's compiled keras-hub call
 LITERT_FULL, LITERT_CACHED = "LiteRT next_token", "LiteRT prefill + decode"
 
 
@@ -58,6 +59,9 @@ class Before:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from models.engine.cached_decoding import cached_lm
     from models.engine.inference import generate, load_run
     from models.run_dir import RunDir
 
@@ -70,6 +74,11 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         name: (lambda n, kw=kw, **s: generate(loaded, args.prompt, max_new_tokens=n, **kw, **s))
         for name, kw in keras_arms.items()
     }
+    # The compiled path (what generation stepped with before the numpy twin; the TFLite export traces it) on a
+    # second handle of the same model, so each arm keeps its own cached decoder.
+    compiled = replace(loaded, cached_lm=cached_lm(loaded.model, seq_len))
+    if compiled.cached_lm is not None:
+        arms[COMPILED] = lambda n, **s: generate(compiled, args.prompt, max_new_tokens=n, **s)
     before = Before(args.before, Path(args.run), seq_len, args.threads) if args.before else None
     if before is not None:
         arms[BEFORE] = lambda n, **s: before.generate(prompt=args.prompt, max_new_tokens=n, **s)
@@ -112,7 +121,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "seq_len": seq_len,
         "keep": _keep(seq_len),
         "model": loaded.model.name,
-        "cached_path": type(loaded.cached_lm).__name__ if loaded.cached_lm is not None else None,
+        "cached_path": _path(loaded.cached_lm),
+        "compiled_path": _path(compiled.cached_lm),
         "baseline": base,
         "first_generation_s": first_s,
         "greedy_tokens_equal": {str(n): same for n, same in greedy.items()},
@@ -125,10 +135,23 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 "cached_vs_slide": median(
                     [c / b for c, b in zip(per_arm[CACHED], per_arm[SLIDE], strict=True)]
                 ),
+                **(
+                    {
+                        "cached_vs_compiled": median(
+                            [c / b for c, b in zip(per_arm[CACHED], per_arm[COMPILED], strict=True)]
+                        )
+                    }
+                    if COMPILED in per_arm
+                    else {}
+                ),
             }
             for n, per_arm in rates.items()
         },
     }
+
+
+def _path(lm: Any) -> str | None:
+    return f"{type(lm).__module__}.{type(lm).__name__}" if lm is not None else None
 
 
 def _text(out: Any) -> str:
@@ -181,15 +204,19 @@ def main() -> None:
     per_length = results["tokens_per_s"]
     arms = [a for a in next(iter(per_length.values())) if not a.startswith("cached_vs")]
     base = results["baseline"]
-    rows = [[f"{n} new tokens", *(round(r[a]["median"], 1) for a in arms), f"{r['cached_vs_baseline']:.2f}x",
-             f"{r['cached_vs_slide']:.2f}x", "yes" if results["greedy_tokens_equal"][n] else "NO"]
+    ratios = [("cached_vs_baseline", f"cached / {base}"), ("cached_vs_slide", f"cached / {SLIDE}"),
+              ("cached_vs_compiled", f"cached / {COMPILED}")]  # fmt: skip
+    ratios = [(key, label) for key, label in ratios if key in next(iter(per_length.values()))]
+    rows = [[f"{n} new tokens", *(round(r[a]["median"], 1) for a in arms), *(f"{r[k]:.2f}x" for k, _ in ratios),
+             "yes" if results["greedy_tokens_equal"][n] else "NO"]
             for n, r in per_length.items()]  # fmt: skip
     first = results["first_generation_s"]
     rows.append(
-        ["first generation (s, tracing + compiling)", *(round(first[a], 2) for a in arms), "-", "-", "-"]
-    )
+        ["first generation (s, tracing + compiling)", *(round(first[a], 2) for a in arms), *("-" for _ in ratios),
+         "-"]
+    )  # fmt: skip
     table = report.table(
-        ["generation (tokens/s, median)", *arms, f"cached / {base}", f"cached / {SLIDE}",
+        ["generation (tokens/s, median)", *arms, *(label for _, label in ratios),
          "same greedy tokens (arms with the default window)"],
         rows,
     )  # fmt: skip
@@ -201,8 +228,11 @@ def main() -> None:
         f"'{SLIDE}': the model on the whole window for every token, the window moved one token at a time past "
         f"seq_len (keep = seq_len); '{FULL}': the whole window for every token, the window restarting on its "
         f"newest {_keep(results['seq_len'])} tokens when full (models.decoding.ContextWindow, the default); "
-        f"'{CACHED}' (the default; models.engine.cached_decoding.{results['cached_path']}): the same window, "
+        f"'{CACHED}' (the default; {results['cached_path']}): the same window, "
         "keys/values reused, one token per step and a prefill when the window restarts. "
+        + (f"'{COMPILED}': the same cache and window stepped by {results['compiled_path']} (the backend's "
+           "compiled keras-hub decoder call, XLA on TensorFlow; what the TFLite export traces). "
+           if results.get("compiled_path") else "")
         + (f"'{BEFORE}': commit 9c2b643's generate (one predict_on_batch on the whole window and one eager "
            "keras-hub sampler call per token, sliding by one token), run by bench/generation_before.py from a "
            f"checkout of that commit on the same run, in its own process (timed inside it). " if args.before else "")
