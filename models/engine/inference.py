@@ -110,8 +110,7 @@ def generate_stream(
     unless ``use_cache`` is false, which runs the model on the whole window for every token, as does any
     other model; None uses only a cached path that compiles nothing (a Transformer's numpy twin), for one-off
     generations where an LSTM step's compiling would cost more than it saves. Both give the same logits, so the
-    same tokens. Tokens are chosen by models.decoding.choose_token
-    (greedy at temperature 0), seeded by ``seed``.
+    same tokens. Tokens are chosen by models.decoding.choose_token (greedy at temperature 0), seeded by ``seed``.
     """
     from data.tokenizers import BOS, EOS
     from models.decoding import NEVER_SAMPLED, ContextWindow, choose_token, default_keep

@@ -144,8 +144,12 @@ class _Block:
 
 def numpy_decoder(lm: Any) -> NumpyTransformer | None:
     """The numpy twin of a models.engine.cached_decoding.TransformerCache; None where its layers hold anything
-    the twin does not compute (an activation other than gelu/relu, quantized kernels, a soft-capped head)."""
+    the twin does not compute (an activation other than gelu/relu, quantized kernels, a soft-capped head, values
+    wider or narrower than keys)."""
     layers = [lm.embedding, lm.head, *[sub for block in lm.blocks for sub in _sublayers(block)]]
+    attention = [block._self_attention_layer for block in lm.blocks]
+    if any(layer._value_dim != layer._key_dim for layer in attention):
+        return None
     if any(getattr(layer, "quantization_mode", None) for layer in layers):
         return None
     if getattr(lm.embedding, "logit_soft_cap", None) is not None:
