@@ -601,7 +601,10 @@ def test_playground_streams_text_from_a_language_model(session: dict) -> None:
     _wait_text(page, "#play-info", re.escape(run.name) + r".*causal_lm")
     prompt = "the king "
     page.locator("#play-prompt textarea").fill(prompt)
-    _fill(page, "#play-temperature", "0")  # greedy: no early end-of-text by chance, 200 tokens every time
+    _fill(page, "#play-temperature", "0")  # greedy: no early end-of-text by chance, as many tokens every time
+    # The most tokens the slider allows: the numpy decoder writes a tiny model's 200 in well under a poll of the
+    # page, so only a longer generation shows the text growing in steps.
+    _fill(page, "#play-max-tokens", "1000")
     page.locator("#play-generate").click()
     lengths = [0]
     deadline, last_change = time.monotonic() + 120, time.monotonic()
