@@ -45,6 +45,12 @@ def choose_token(
     return int(rng.choice(len(probs), p=probs))
 
 
+def check_context(context: Sequence[int], seq_len: int) -> None:
+    """A cached prefill's context must hold 1 to seq_len ids (one window)."""
+    if not 0 < len(context) <= seq_len:
+        raise ValueError(f"context of {len(context)} tokens; 1 to {seq_len} fit the window")
+
+
 def default_keep(seq_len: int) -> int:
     """Tokens a full window keeps when it shifts: three quarters, so a token always reads at least 3/4 of a window.
 

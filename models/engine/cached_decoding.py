@@ -12,7 +12,7 @@ from keras import ops
 
 from models.architecture.backbone import BACKBONE_NAME, TOKEN_EMBEDDING_NAME
 from models.architecture.layers import PaddingMask, ZeroPadPositions
-from models.decoding import ContextWindow, default_keep
+from models.decoding import ContextWindow, check_context, default_keep
 from models.engine.numpy_decoding import numpy_decoder
 
 # Every layer a causal backbone of models.architecture may hold, per kind. Anything else (a layer added to the
@@ -118,10 +118,6 @@ class CachedLM:
             return self.head(hidden)
         return self.head(self.embedding(hidden, reverse=True))  # tied head: the float32 "logits" activation
 
-    def _check_context(self, context: Sequence[int]) -> None:
-        if not 0 < len(context) <= self.seq_len:
-            raise ValueError(f"context of {len(context)} tokens; 1 to {self.seq_len} fit the window")
-
 
 class TransformerCache(CachedLM):
     """The decoder blocks called with a key/value cache [1, layers, 2, seq_len, heads, head_dim].
@@ -147,7 +143,7 @@ class TransformerCache(CachedLM):
         self._prefill = _compile(self.prefill_graph, model.weights, specs)
 
     def prefill(self, context: Sequence[int]) -> tuple[np.ndarray, Any]:
-        self._check_context(context)
+        check_context(context, self.seq_len)
         # PAD after the context; never attended, since every PAD comes later than every real token.
         window = np.zeros((1, self.seq_len), dtype=np.int32)
         window[0, : len(context)] = context
@@ -198,7 +194,7 @@ class LSTMCache(CachedLM):
         super().__init__(model, seq_len, shape, self.cells[0].compute_dtype)
 
     def prefill(self, context: Sequence[int]) -> tuple[np.ndarray, Any]:
-        self._check_context(context)
+        check_context(context, self.seq_len)
         if len(context) == self.seq_len:
             logits = self.model.predict_on_batch(np.asarray([context], dtype=np.int32))[:, -1, :]
             return np.array(logits, dtype=np.float32), None

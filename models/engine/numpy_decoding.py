@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from scipy.special import erf
 
+from models.decoding import check_context
+
 KeyValues = list[tuple[np.ndarray, np.ndarray]]  # per layer: keys and values [heads, seq_len, head_dim]
 
 
@@ -192,8 +194,7 @@ class NumpyTransformer:
     def prefill(self, context: Sequence[int]) -> tuple[np.ndarray, KeyValues | None]:
         """float32 logits [1, vocab] after ``context`` (1 to seq_len ids) and the keys/values holding it (None
         when ``context`` fills the window: no token can follow it there)."""
-        if not 0 < len(context) <= self.seq_len:
-            raise ValueError(f"context of {len(context)} tokens; 1 to {self.seq_len} fit the window")
+        check_context(context, self.seq_len)
         shapes = [(b.heads, self.seq_len, b.head_dim) for b in self.blocks]
         state = [(np.zeros(shape, np.float32), np.zeros(shape, np.float32)) for shape in shapes]
         logits = self._forward(np.asarray(context), 0, state)
