@@ -721,12 +721,14 @@ def test_after_a_reload_start_cannot_silently_train_other_data_than_the_run_show
     _wait_text(page, "#data-source", r"tiny_corpus\.txt")
     # Start now trains that run's data and settings, as a new run.
     page.get_by_role("tab", name="Train").click()
-    before = {p.name for p in (workspace / "runs").iterdir()}
+
+    def runs() -> set[str]:  # as the product lists them: the directory is made before its config.json
+        return {p.name for p in (workspace / "runs").iterdir() if (p / "config.json").is_file()}
+
+    before = runs()
     page.locator("#train-start").click()
     deadline = time.monotonic() + 60
-    while (
-        not (new := {p.name for p in (workspace / "runs").iterdir()} - before) and time.monotonic() < deadline
-    ):
+    while not (new := runs() - before) and time.monotonic() < deadline:
         page.wait_for_timeout(250)
     assert len(new) == 1, new
     run = workspace / "runs" / new.pop()
