@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from models.run_dir import run_dirs
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -723,7 +725,7 @@ def test_after_a_reload_start_cannot_silently_train_other_data_than_the_run_show
     page.get_by_role("tab", name="Train").click()
 
     def runs() -> set[str]:  # as the product lists them: the directory is made before its config.json
-        return {p.name for p in (workspace / "runs").iterdir() if (p / "config.json").is_file()}
+        return {run.id for run in run_dirs(workspace)}
 
     before = runs()
     page.locator("#train-start").click()
